@@ -1,0 +1,1 @@
+"""Readroom server: intake API, DICOMweb, reports, fax delivery and the admin CLI."""

@@ -1,0 +1,1 @@
+"""Users, roles, passwords, bearer tokens, TOTP and login throttling."""

@@ -1,0 +1,72 @@
+"""Opaque bearer tokens: 256 random bits, stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.accounts.models import ApiToken, User
+from server.config import Settings
+from server.db import utcnow
+
+TOKEN_BYTES = 32
+#: ``last_seen_at`` is written at most this often, so reads do not all become writes.
+SEEN_RESOLUTION = timedelta(seconds=30)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, *, user: User, settings: Settings) -> str:
+    """Create a login session for ``user`` and return the bearer token (shown once)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = utcnow()
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=settings.token_lifetime_hours),
+        )
+    )
+    return token
+
+
+def find_live_token(
+    session: Session, *, token: str, settings: Settings, now: datetime | None = None
+) -> ApiToken | None:
+    """The token's row if it is neither revoked, past its lifetime, nor idle too long,
+    and its user is active; touches ``last_seen_at``."""
+    now = now or utcnow()
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None or now >= row.expires_at:
+        return None
+    if now - row.last_seen_at >= timedelta(minutes=settings.token_idle_minutes):
+        return None
+    if not row.user.is_active:
+        return None
+    if now - row.last_seen_at >= SEEN_RESOLUTION:
+        row.last_seen_at = now
+    return row
+
+
+def revoke_token(session: Session, *, token: str) -> bool:
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    return True
+
+
+def revoke_all_tokens(session: Session, *, user_id: int) -> None:
+    now = utcnow()
+    for row in session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    ):
+        row.revoked_at = now

@@ -1,0 +1,38 @@
+"""``create_app(settings)``: the ASGI application, wired once."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from server import tables  # noqa: F401  (every table registered)
+from server.accounts.routes import router as accounts_router
+from server.config import Settings, get_settings
+from server.db import make_engine, make_sessionmaker
+from server.problems import install_problem_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.sqlalchemy_url)
+    app = FastAPI(
+        title="Readroom",
+        version="0.1.0",
+        summary="Second-opinion radiology: intake, DICOMweb, worklist and reports",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    install_problem_handlers(app)
+    for router in (accounts_router,):
+        app.include_router(router)
+
+    @app.get("/health", tags=["service"], summary="Liveness check")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

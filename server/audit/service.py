@@ -1,0 +1,169 @@
+"""Append audit events to the hash chain, verify the chain, export it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.audit.models import AuditChainHead, AuditEvent, Outcome
+from server.db import utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a signed-in user, or nobody yet (a failed login), from where."""
+
+    user_id: int | None = None
+    username: str | None = None
+    role: str | None = None
+    client_addr: str | None = None
+
+
+SYSTEM = Actor(username="system", role="system")
+
+_HASHED_FIELDS = (
+    "id",
+    "at",
+    "actor_id",
+    "actor_name",
+    "actor_role",
+    "action",
+    "object_type",
+    "object_id",
+    "case_id",
+    "client_addr",
+    "outcome",
+    "detail",
+    "prev_hash",
+)
+
+
+def event_hash(event: AuditEvent) -> str:
+    """SHA-256 over the canonical JSON of every field but the hash itself."""
+    values = {name: getattr(event, name) for name in _HASHED_FIELDS}
+    values["at"] = event.at.isoformat(timespec="microseconds")
+    values["outcome"] = str(event.outcome)
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _locked_head(session: Session) -> AuditChainHead:
+    head = session.scalars(select(AuditChainHead).with_for_update()).first()
+    if head is None:
+        head = AuditChainHead(id=1, last_event_id=0, last_hash=GENESIS_HASH)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def record_event(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    outcome: Outcome = Outcome.SUCCESS,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    case_id: str | None = None,
+    detail: str | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction (the caller commits).
+
+    ``detail`` is for codes and reasons, never patient data.
+    """
+    head = _locked_head(session)
+    event = AuditEvent(
+        id=head.last_event_id + 1,
+        at=utcnow(),
+        actor_id=actor.user_id,
+        actor_name=actor.username,
+        actor_role=actor.role,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        case_id=case_id,
+        client_addr=actor.client_addr,
+        outcome=outcome,
+        detail=detail,
+        prev_hash=head.last_hash,
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    head.last_event_id, head.last_hash = event.id, event.hash
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Walk the chain from the first event: names every altered, deleted or inserted row."""
+    problems: list[str] = []
+    expected_id, prev_hash, checked = 1, GENESIS_HASH, 0
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
+        checked += 1
+        if event.id > expected_id:
+            gap = (
+                f"event {expected_id}"
+                if event.id == expected_id + 1
+                else f"events {expected_id}-{event.id - 1}"
+            )
+            problems.append(f"{gap} deleted (missing before event {event.id})")
+        elif event.id < expected_id:
+            problems.append(f"event {event.id} inserted out of order")
+        if event.prev_hash != prev_hash:
+            problems.append(
+                f"event {event.id}: link to the previous event is broken "
+                "(an event before it was deleted, inserted or altered)"
+            )
+        if event_hash(event) != event.hash:
+            problems.append(
+                f"event {event.id}: contents do not match its hash (altered or inserted)"
+            )
+        expected_id, prev_hash = event.id + 1, event.hash
+    head = session.scalars(select(AuditChainHead)).first()
+    last_id = expected_id - 1
+    if head is not None and (head.last_event_id, head.last_hash) != (last_id, prev_hash):
+        if head.last_event_id > last_id:
+            problems.append(
+                f"events {last_id + 1}-{head.last_event_id} deleted (the newest events are missing)"
+            )
+        else:
+            problems.append(f"event {last_id}: not the chain head (inserted after the last event)")
+    return ChainReport(checked=checked, problems=problems)
+
+
+def iter_events(session: Session, *, since: datetime | None = None) -> Iterator[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    yield from session.scalars(query).yield_per(1000)
+
+
+def export_events(session: Session, out: IO[str], *, since: datetime | None = None) -> int:
+    """Write events as JSON lines; returns how many."""
+    count = 0
+    for event in iter_events(session, since=since):
+        row = {name: getattr(event, name) for name in (*_HASHED_FIELDS, "hash")}
+        row["at"] = event.at.isoformat()
+        row["outcome"] = str(event.outcome)
+        out.write(json.dumps(row, sort_keys=True) + "\n")
+        count += 1
+    return count

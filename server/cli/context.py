@@ -1,0 +1,66 @@
+"""What every command needs: settings, a database session, prompts and one-line errors."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from server.audit.service import Actor
+from server.config import Settings, get_settings
+from server.db import make_engine, make_sessionmaker
+from server.problems import Problem
+
+#: The audit actor for admin commands run at the server's console.
+CONSOLE_ACTOR = Actor(username=getpass.getuser(), role="admin", client_addr="console")
+
+
+class CliError(Exception):
+    """A failed command: one line on stderr, exit status 2."""
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@lru_cache(maxsize=1)
+def engine() -> Engine:
+    return make_engine(settings().sqlalchemy_url)
+
+
+@contextmanager
+def db_session() -> Iterator[Session]:
+    """A session whose domain errors become :class:`CliError`; the command commits."""
+    session = make_sessionmaker(engine())()
+    try:
+        yield session
+    except Problem as problem:
+        session.rollback()
+        raise CliError(problem.detail) from None
+    except OperationalError as error:
+        session.rollback()
+        raise CliError(
+            f"cannot use the database ({type(error.orig).__name__}); "
+            "run 'readroom-server init' first or check READROOM_DATABASE_URL"
+        ) from None
+    finally:
+        session.close()
+
+
+def prompt_secret(label: str, *, confirm: bool = True) -> str:
+    """Ask for a secret without echo (or read one line from a pipe), never from argv."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise CliError(f"{label.lower()} expected on standard input")
+        return line.rstrip("\n")
+    first = getpass.getpass(f"{label}: ")
+    if confirm and getpass.getpass(f"{label} (again): ") != first:
+        raise CliError(f"the two {label.lower()} entries differ")
+    return first

@@ -1,0 +1,46 @@
+"""``init`` and ``db upgrade``: the data directory, the blob key and the schema."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+
+from sqlalchemy.exc import OperationalError
+
+from server import migrate
+from server.cli.context import CliError, settings
+
+KEY_BYTES = 32
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    init = sub.add_parser("init", help="create the data directory, the blob key and the schema")
+    init.set_defaults(func=run_init)
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=type(db))
+    db_sub.add_parser("upgrade", help="apply pending migrations").set_defaults(func=run_upgrade)
+
+
+def run_init(_args: argparse.Namespace) -> int:
+    config = settings()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.blob_dir.mkdir(exist_ok=True)
+    if not config.key_file.exists():
+        # O_EXCL + 0600 from the first byte: the key is never readable by others.
+        fd = os.open(config.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as key:
+            key.write(secrets.token_bytes(KEY_BYTES))
+        print(f"created the blob encryption key {config.key_file} (mode 0600); back it up")
+    run_upgrade(_args)
+    print(f"data directory ready: {config.data_dir.resolve()}")
+    return 0
+
+
+def run_upgrade(_args: argparse.Namespace) -> int:
+    try:
+        migrate.upgrade(settings().sqlalchemy_url)
+    except OperationalError as error:
+        raise CliError(f"cannot reach the database: {type(error.orig).__name__}") from None
+    print("database schema is up to date")
+    return 0

@@ -1,0 +1,30 @@
+"""``serve``: run the API with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+
+from server.cli.context import settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", help="address to listen on (default: READROOM_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: READROOM_PORT)")
+    serve.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    config = settings()
+    uvicorn.run(
+        create_app(config),
+        host=args.host or config.host,
+        port=args.port or config.port,
+        log_level="info",
+        access_log=False,  # URLs carry case ids; the audit log records access instead
+    )
+    return 0

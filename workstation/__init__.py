@@ -1,0 +1,1 @@
+"""Readroom workstation: the radiologist's terminal reading and dictation tool."""

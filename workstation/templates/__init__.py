@@ -1,0 +1,1 @@
+"""Readroom workstation: templates."""
