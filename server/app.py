@@ -12,6 +12,7 @@ from server.accounts.routes import router as accounts_router
 from server.config import Settings, get_settings
 from server.db import make_engine, make_sessionmaker
 from server.problems import install_problem_handlers
+from server.storage import EncryptedFileStore, load_key
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.blobs = open_blob_store(settings)
     install_problem_handlers(app)
     for router in (accounts_router,):
         app.include_router(router)
@@ -36,3 +38,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return {"status": "ok"}
 
     return app
+
+
+def open_blob_store(settings: Settings) -> EncryptedFileStore:
+    if not settings.key_file.exists():
+        raise SystemExit(f"no blob key at {settings.key_file}: run 'readroom-server init' first")
+    return EncryptedFileStore(settings.blob_dir, load_key(settings.key_file))

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from server.config import Settings
+from server.storage import BlobStore
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -24,10 +25,15 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def get_blob_store(request: Request) -> BlobStore:
+    return request.app.state.blobs
+
+
 def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
+BlobStoreDep = Annotated[BlobStore, Depends(get_blob_store)]
 ClientAddr = Annotated[str | None, Depends(client_address)]

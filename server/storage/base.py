@@ -1,0 +1,38 @@
+"""The blob store protocol: content-addressed (SHA-256 of the plaintext), write-once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    sha256: str
+    size: int
+
+
+class BlobNotFound(KeyError):
+    """No blob with that digest."""
+
+
+class BlobStore(Protocol):
+    """Where patient files live. A second backend (S3-compatible) implements the same."""
+
+    def put_file(self, path: Path) -> BlobRef:
+        """Store a file's bytes, read in chunks (never whole in memory)."""
+        ...
+
+    def put_bytes(self, data: bytes) -> BlobRef: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def iter_chunks(self, sha256: str) -> Iterator[bytes]:
+        """The plaintext, chunk by chunk, each chunk authenticated before it is yielded."""
+        ...
+
+    def read_bytes(self, sha256: str) -> bytes: ...
+
+    def size(self, sha256: str) -> int: ...

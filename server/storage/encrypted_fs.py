@@ -1,0 +1,142 @@
+"""Encrypted, content-addressed blobs in a directory tree.
+
+Format of one blob file (all integers big-endian)::
+
+    b"RRB1" | nonce prefix (8 bytes) | plaintext size (8 bytes) | chunk*
+
+Each chunk is AES-256-GCM over at most ``CHUNK`` plaintext bytes with the nonce
+``prefix || counter (4 bytes)`` and the blob's SHA-256 plus a last-chunk flag as
+associated data, so chunks cannot be reordered, truncated or moved between blobs
+without failing authentication. Writes go to a temporary file in the same
+directory, are fsynced, and are renamed into place: a crash leaves no half blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import struct
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from server.storage.base import BlobNotFound, BlobRef
+
+MAGIC = b"RRB1"
+CHUNK = 1024 * 1024
+TAG = 16
+_HEADER = struct.Struct(">4s8sQ")
+
+
+def load_key(path: Path) -> bytes:
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise ValueError(f"{path} does not hold a 256-bit key")
+    return key
+
+
+class EncryptedFileStore:
+    """A :class:`~server.storage.base.BlobStore` on the local filesystem."""
+
+    def __init__(self, root: Path, key: bytes) -> None:
+        self.root = root
+        self._aead = AESGCM(key)
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise BlobNotFound(sha256)
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self._path(sha256).exists()
+
+    def put_bytes(self, data: bytes) -> BlobRef:
+        digest = hashlib.sha256(data).hexdigest()
+        if not self.exists(digest):
+            self._write(digest, len(data), _chunks_of(data))
+        return BlobRef(digest, len(data))
+
+    def put_file(self, path: Path) -> BlobRef:
+        digest, size = _digest_file(path)
+        if not self.exists(digest):
+            with path.open("rb") as source:
+                self._write(digest, size, _read_chunks(source))
+        return BlobRef(digest, size)
+
+    def _write(self, digest: str, size: int, chunks: Iterator[bytes]) -> None:
+        target = self._path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        prefix = secrets.token_bytes(8)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(_HEADER.pack(MAGIC, prefix, size))
+                total_chunks = max(1, -(-size // CHUNK))
+                for index, chunk in enumerate(chunks):
+                    last = index == total_chunks - 1
+                    out.write(self._aead.encrypt(_nonce(prefix, index), chunk, _aad(digest, last)))
+                if size == 0:
+                    out.write(self._aead.encrypt(_nonce(prefix, 0), b"", _aad(digest, True)))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+    def size(self, sha256: str) -> int:
+        with self._open(sha256) as handle:
+            _magic, _prefix, size = _HEADER.unpack(handle.read(_HEADER.size))
+        return size
+
+    def _open(self, sha256: str) -> BinaryIO:
+        try:
+            return self._path(sha256).open("rb")
+        except FileNotFoundError:
+            raise BlobNotFound(sha256) from None
+
+    def iter_chunks(self, sha256: str) -> Iterator[bytes]:
+        with self._open(sha256) as handle:
+            magic, prefix, size = _HEADER.unpack(handle.read(_HEADER.size))
+            if magic != MAGIC:
+                raise ValueError(f"blob {sha256[:12]} is not in Readroom's format")
+            total_chunks = max(1, -(-size // CHUNK))
+            for index in range(total_chunks):
+                sealed = handle.read(min(CHUNK, size - index * CHUNK) + TAG)
+                last = index == total_chunks - 1
+                yield self._aead.decrypt(_nonce(prefix, index), sealed, _aad(sha256, last))
+
+    def read_bytes(self, sha256: str) -> bytes:
+        return b"".join(self.iter_chunks(sha256))
+
+
+def _nonce(prefix: bytes, index: int) -> bytes:
+    return prefix + struct.pack(">I", index)
+
+
+def _aad(digest: str, last: bool) -> bytes:
+    return digest.encode() + (b"\x01" if last else b"\x00")
+
+
+def _chunks_of(data: bytes) -> Iterator[bytes]:
+    for start in range(0, len(data), CHUNK):
+        yield data[start : start + CHUNK]
+
+
+def _read_chunks(source: BinaryIO) -> Iterator[bytes]:
+    while chunk := source.read(CHUNK):
+        yield chunk
+
+
+def _digest_file(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as source:
+        for chunk in _read_chunks(source):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
