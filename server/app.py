@@ -9,8 +9,11 @@ from sqlalchemy import Engine
 
 from server import tables  # noqa: F401  (every table registered)
 from server.accounts.routes import router as accounts_router
+from server.cases.routes import router as cases_router
 from server.config import Settings, get_settings
 from server.db import make_engine, make_sessionmaker
+from server.imaging.routes_dicomweb import router as dicomweb_router
+from server.imaging.routes_intake import router as intake_router
 from server.problems import install_problem_handlers
 from server.storage import EncryptedFileStore, load_key
 
@@ -30,7 +33,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.blobs = open_blob_store(settings)
     install_problem_handlers(app)
-    for router in (accounts_router,):
+    for router in (accounts_router, cases_router, dicomweb_router, intake_router):
         app.include_router(router)
 
     @app.get("/health", tags=["service"], summary="Liveness check")

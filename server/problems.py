@@ -14,7 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -109,6 +111,97 @@ class TooManyRequests(Problem):
     status, title, slug = 429, "Too many requests", "too-many-requests"
 
 
+class FieldErrorBody(BaseModel):
+    field: str = Field(description="the input at fault, dotted for nested fields")
+    message: str = Field(description="what is wrong with it, in plain words")
+
+
+class ProblemBody(BaseModel):
+    """The body of every error response (RFC 9457 problem details)."""
+
+    type: str = Field(description="a URI naming the kind of problem")
+    title: str = Field(description="short summary of the kind of problem")
+    status: int = Field(description="the HTTP status code")
+    detail: str = Field(description="what went wrong this time, in plain words")
+    field: str | None = Field(default=None, description="the first input at fault, if any")
+    errors: list[FieldErrorBody] | None = Field(default=None, description="every input at fault")
+
+
+PROBLEM_SCHEMA_NAME = "Problem"
+_PROBLEM_REF = f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"
+_PROBLEM_CLASSES: tuple[type[Problem], ...] = (
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Invalid,
+    Locked,
+    TooManyRequests,
+)
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _PROBLEM_REF}}},
+    }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` documenting problem bodies for ``statuses``.
+
+    ``APIRouter(responses=problem_responses(401, 403, 422))`` documents a router's errors;
+    any status left out is still covered by the ``default`` problem response that
+    :func:`install_problem_handlers` adds to every operation.
+    """
+    titles = {cls.status: cls.title for cls in _PROBLEM_CLASSES}
+    return {status: _problem_doc(titles.get(status, "Problem")) for status in statuses}
+
+
+def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document tell the truth about errors: every operation answers
+    problem bodies (``application/problem+json``), including its 422s."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schema.pop("$defs", {}))
+    components[PROBLEM_SCHEMA_NAME] = problem_schema
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            default_422 = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if default_422.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                responses["422"] = _problem_doc(Invalid.title)
+            responses.setdefault("default", _problem_doc("Problem"))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
+def _install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document_problems(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    openapi_version=app.openapi_version,
+                    summary=app.summary,
+                    description=app.description,
+                    routes=app.routes,
+                    tags=app.openapi_tags,
+                    servers=app.servers,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(
         problem.body(),
@@ -175,3 +268,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
+    _install_openapi(app)

@@ -33,7 +33,8 @@ PG_ADMIN_URL = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("READROOM_REQUIRE_POSTGRES") == "1"
 
 
-def _postgres_database() -> Iterator[str]:
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for the caller, dropped afterwards."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -64,7 +65,7 @@ def db_url(
         _create_schema(url)
         yield url
         return
-    for url in _postgres_database():
+    for url in fresh_postgres_database():
         _create_schema(url)
         yield url
 

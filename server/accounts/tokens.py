@@ -22,20 +22,28 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, *, user: User, settings: Settings) -> str:
+def issue_token(
+    session: Session, *, user: User, settings: Settings, now: datetime | None = None
+) -> str:
     """Create a login session for ``user`` and return the bearer token (shown once)."""
+    return issue_token_row(session, user=user, settings=settings, now=now)[0]
+
+
+def issue_token_row(
+    session: Session, *, user: User, settings: Settings, now: datetime | None = None
+) -> tuple[str, ApiToken]:
+    """Like :func:`issue_token`, also returning the new row (for its expiry)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    now = utcnow()
-    session.add(
-        ApiToken(
-            user_id=user.id,
-            token_hash=hash_token(token),
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + timedelta(hours=settings.token_lifetime_hours),
-        )
+    now = now or utcnow()
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=hash_token(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.token_lifetime_hours),
     )
-    return token
+    session.add(row)
+    return token, row
 
 
 def find_live_token(
@@ -64,9 +72,19 @@ def revoke_token(session: Session, *, token: str) -> bool:
     return True
 
 
-def revoke_all_tokens(session: Session, *, user_id: int) -> None:
-    now = utcnow()
-    for row in session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-    ):
+def revoke_all_tokens(
+    session: Session,
+    *,
+    user_id: int,
+    except_token_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """End every live session of a user (but ``except_token_id``); returns how many."""
+    now = now or utcnow()
+    query = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if except_token_id is not None:
+        query = query.where(ApiToken.id != except_token_id)
+    rows = list(session.scalars(query))
+    for row in rows:
         row.revoked_at = now
+    return len(rows)

@@ -11,6 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.db import Base, utcnow
 
 
+def _values(enum: type[StrEnum]) -> list[str]:
+    """Store an enum's values ("patient"), not its member names, so SQL reads naturally."""
+    return [member.value for member in enum]
+
+
 class Outcome(StrEnum):
     SUCCESS = "success"
     FAILURE = "failure"
@@ -32,7 +37,9 @@ class AuditEvent(Base):
     object_id: Mapped[str | None] = mapped_column(String(128), default=None)
     case_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     client_addr: Mapped[str | None] = mapped_column(String(64), default=None)
-    outcome: Mapped[Outcome] = mapped_column(Enum(Outcome, native_enum=False, length=16))
+    outcome: Mapped[Outcome] = mapped_column(
+        Enum(Outcome, native_enum=False, length=16, values_callable=_values)
+    )
     detail: Mapped[str | None] = mapped_column(String(500), default=None)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -130,8 +130,10 @@ def verify_chain(session: Session) -> ChainReport:
             problems.append(f"event {event.id} inserted out of order")
         if event.prev_hash != prev_hash:
             problems.append(
-                f"event {event.id}: link to the previous event is broken "
-                "(an event before it was deleted, inserted or altered)"
+                f"event {event.id}: does not link to event {expected_id - 1} "
+                "(one of them was altered, or an event between them deleted or inserted)"
+                if expected_id > 1
+                else f"event {event.id}: does not start the chain (altered or inserted)"
             )
         if event_hash(event) != event.hash:
             problems.append(
@@ -142,9 +144,12 @@ def verify_chain(session: Session) -> ChainReport:
     last_id = expected_id - 1
     if head is not None and (head.last_event_id, head.last_hash) != (last_id, prev_hash):
         if head.last_event_id > last_id:
-            problems.append(
-                f"events {last_id + 1}-{head.last_event_id} deleted (the newest events are missing)"
+            missing = (
+                f"event {head.last_event_id}"
+                if head.last_event_id == last_id + 1
+                else f"events {last_id + 1}-{head.last_event_id}"
             )
+            problems.append(f"{missing} deleted (the newest events are missing)")
         else:
             problems.append(f"event {last_id}: not the chain head (inserted after the last event)")
     return ChainReport(checked=checked, problems=problems)

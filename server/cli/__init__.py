@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from server.cli import audit, db, serve
+from server.cli import audit, case, db, radiologist, serve, user
 from server.cli.context import CliError
 
-_GROUPS = (db, serve, audit)
+_GROUPS = (db, serve, user, audit, case, radiologist)
 
 
 class _Parser(argparse.ArgumentParser):

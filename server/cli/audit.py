@@ -6,8 +6,9 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from server.audit.service import export_events, verify_chain
-from server.cli.context import CliError, db_session
+from server.audit.models import Outcome
+from server.audit.service import export_events, record_event, verify_chain
+from server.cli.context import CONSOLE_ACTOR, CliError, db_session
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +30,14 @@ def _date(text: str) -> datetime:
 def run_verify(_args: argparse.Namespace) -> int:
     with db_session() as session:
         report = verify_chain(session)
+        record_event(
+            session,
+            actor=CONSOLE_ACTOR,
+            action="audit.verify",
+            outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
+            detail=f"checked={report.checked} problems={len(report.problems)}",
+        )
+        session.commit()
     if not report.ok:
         for problem in report.problems[1:]:
             print(problem)
@@ -39,5 +48,13 @@ def run_verify(_args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     with db_session() as session:
-        export_events(session, sys.stdout, since=args.since)
+        count = export_events(session, sys.stdout, since=args.since)
+        since = args.since.date().isoformat() if args.since else "start"
+        record_event(
+            session,
+            actor=CONSOLE_ACTOR,
+            action="audit.export",
+            detail=f"since={since} events={count}",
+        )
+        session.commit()
     return 0

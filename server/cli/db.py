@@ -6,10 +6,13 @@ import argparse
 import os
 import secrets
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
 from server import migrate
-from server.cli.context import CliError, settings
+from server.audit.models import AuditEvent
+from server.audit.service import record_event
+from server.cli.context import CONSOLE_ACTOR, CliError, db_session, engine, settings
 
 KEY_BYTES = 32
 
@@ -32,15 +35,30 @@ def run_init(_args: argparse.Namespace) -> int:
         with os.fdopen(fd, "wb") as key:
             key.write(secrets.token_bytes(KEY_BYTES))
         print(f"created the blob encryption key {config.key_file} (mode 0600); back it up")
-    run_upgrade(_args)
+    _upgrade()
+    _record("init")
     print(f"data directory ready: {config.data_dir.resolve()}")
     return 0
 
 
 def run_upgrade(_args: argparse.Namespace) -> int:
+    _upgrade()
+    _record("db.upgrade")
+    return 0
+
+
+def _upgrade() -> None:
     try:
         migrate.upgrade(settings().sqlalchemy_url)
     except OperationalError as error:
         raise CliError(f"cannot reach the database: {type(error.orig).__name__}") from None
     print("database schema is up to date")
-    return 0
+
+
+def _record(action: str) -> None:
+    """Audit the command, once the schema holds the audit table (no migrations, no table)."""
+    if not inspect(engine()).has_table(AuditEvent.__tablename__):
+        return
+    with db_session() as session:
+        record_event(session, actor=CONSOLE_ACTOR, action=action)
+        session.commit()

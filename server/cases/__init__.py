@@ -1,0 +1,1 @@
+"""Readroom server: cases (intake, validation, state machine, payment, referral, assignment)."""

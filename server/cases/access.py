@@ -1,0 +1,49 @@
+"""Who may see which case: the one place every case lookup goes through."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.accounts.models import Role
+from server.cases.models import Case
+from server.problems import NotFound
+
+
+class CasePrincipal(Protocol):
+    """What access needs of a caller (``server.accounts.deps.Principal`` fits)."""
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def role(self) -> Role: ...
+
+
+def not_found(case_id: str) -> NotFound:
+    return NotFound(f"No case {case_id} among yours.", field="case_id")
+
+
+def load_case_for(
+    session: Session, *, principal: CasePrincipal, case_id: str, for_update: bool = False
+) -> Case:
+    """The case if ``principal`` may see it, else :class:`NotFound` (existence never revealed).
+
+    A patient sees their own cases, a radiologist the cases assigned to them, an admin all.
+    ``for_update`` locks the row (``SELECT ... FOR UPDATE`` on PostgreSQL).
+    """
+    query = select(Case).where(Case.id == case_id)
+    if principal.role is Role.PATIENT:
+        query = query.where(Case.patient_user_id == principal.user_id)
+    elif principal.role is Role.RADIOLOGIST:
+        query = query.where(Case.assigned_radiologist_id == principal.user_id)
+    elif principal.role is not Role.ADMIN:
+        raise not_found(case_id)
+    if for_update:
+        query = query.with_for_update()
+    case = session.scalars(query).first()
+    if case is None:
+        raise not_found(case_id)
+    return case

@@ -1,0 +1,87 @@
+"""Radiologist profiles: subspecialties, province of licence, weekly capacity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.accounts.models import Role, User
+from server.audit.service import Actor, record_event
+from server.cases.assignment import Candidate, load_candidates
+from server.cases.models import RadiologistProfile, Subspecialty
+from server.cases.rules import PROVINCES
+from server.db import utcnow
+from server.problems import Conflict, FieldError, Invalid
+
+
+def set_profile(
+    session: Session,
+    *,
+    user: User,
+    actor: Actor,
+    subspecialties: Sequence[Subspecialty] | None = None,
+    province: str | None = None,
+    capacity: int | None = None,
+    accepting: bool | None = None,
+) -> RadiologistProfile:
+    """Create or change a radiologist's profile; unset arguments keep their value."""
+    if user.role is not Role.RADIOLOGIST:
+        raise Conflict(f"{user.username} is not a radiologist.", field="user")
+    errors: list[FieldError] = []
+    if province is not None and province.upper() not in PROVINCES:
+        errors.append(FieldError("province", "not a Canadian province or territory code"))
+    if capacity is not None and not 0 <= capacity <= 1000:
+        errors.append(FieldError("capacity", "a number of cases per week, 0 to 1000"))
+    if errors:
+        raise Invalid.from_errors(errors)
+    profile = session.get(RadiologistProfile, user.id, with_for_update=True)
+    if profile is None:
+        profile = RadiologistProfile(
+            user_id=user.id,
+            subspecialties=[],
+            licence_province="ON",
+            weekly_capacity=0,
+            accepting=True,
+        )
+        session.add(profile)
+    if subspecialties is not None:
+        profile.subspecialties = sorted({s.value for s in subspecialties})
+    if province is not None:
+        profile.licence_province = province.upper()
+    if capacity is not None:
+        profile.weekly_capacity = capacity
+    if accepting is not None:
+        profile.accepting = accepting
+    profile.updated_at = utcnow()
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="radiologist.profile",
+        object_type="user",
+        object_id=user.id,
+        detail=f"{','.join(profile.subspecialties)} {profile.licence_province} "
+        f"{profile.weekly_capacity}/week",
+    )
+    return profile
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    username: str
+    profile: RadiologistProfile
+    load: Candidate | None
+
+
+def list_profiles(session: Session) -> list[ProfileRow]:
+    """Every radiologist profile with this week's load."""
+    loads = {c.user_id: c for c in load_candidates(session, now=utcnow(), lock=False)}
+    rows = session.execute(
+        select(User.username, RadiologistProfile)
+        .join(RadiologistProfile, RadiologistProfile.user_id == User.id)
+        .order_by(User.username)
+    ).all()
+    return [ProfileRow(name, profile, loads.get(profile.user_id)) for name, profile in rows]

@@ -1,0 +1,351 @@
+"""Cases HTTP routes: intake (patients), invoice and receipt, referral upload, the worklist
+and reading lock (radiologists). HTTP only: the work is in the services."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from server.accounts.deps import (
+    CurrentUser,
+    PatientUser,
+    Principal,
+    RadiologistUser,
+    require_roles,
+)
+from server.accounts.models import Role
+from server.audit.service import record_event
+from server.cases import billing, reading, rules, service
+from server.cases.access import load_case_for
+from server.cases.models import Case, ReferralSource
+from server.cases.receipts import receipt_pdf
+from server.cases.schemas import (
+    CaseCreate,
+    CaseRead,
+    CaseSummary,
+    CaseUpdate,
+    InvoiceRead,
+    PatientDetailsRead,
+    ReadingCase,
+    ReadingLockRead,
+    ReferralRead,
+    Requirements,
+    TransitionRead,
+    WorklistItem,
+)
+from server.config import Settings
+from server.deps import BlobStoreDep, SessionDep, SettingsDep
+from server.problems import PayloadTooLarge, UnsupportedMediaType
+
+router = APIRouter(tags=["cases"])
+
+PatientOrAdmin = Annotated[Principal, Depends(require_roles(Role.PATIENT, Role.ADMIN))]
+
+
+def case_read(case: Case, *, settings: Settings) -> CaseRead:
+    """The patient's view of a case, with what it still waits for."""
+    referral = service.latest_referral(case)
+    return CaseRead(
+        id=case.id,
+        status=case.status,
+        priority=case.priority,
+        created_at=case.created_at,
+        submitted_at=case.submitted_at,
+        ready_at=case.ready_at,
+        due_at=case.due_at,
+        details=PatientDetailsRead.model_validate(case),
+        coverage=case.coverage,
+        currency=settings.currency,
+        amount_owed=rules.from_cents(case.total_owed),
+        amount_paid=rules.from_cents(case.amount_paid),
+        referral_received_at=referral.received_at if referral else None,
+        images_accepted_count=case.images_accepted_count,
+        images_accepted_at=case.images_accepted_at,
+        rejection_reason=case.rejection_reason,
+        missing=service.missing(case, settings=settings),
+        history=[
+            TransitionRead(at=e.at, from_status=e.from_status, to_status=e.to_status)
+            for e in case.events
+        ],
+    )
+
+
+def _summary(case: Case) -> CaseSummary:
+    return CaseSummary(
+        id=case.id,
+        status=case.status,
+        priority=case.priority,
+        created_at=case.created_at,
+        submitted_at=case.submitted_at,
+        ready_at=case.ready_at,
+        due_at=case.due_at,
+    )
+
+
+@router.get("/cases/requirements", summary="What is read, what it costs, what is needed")
+def requirements(settings: SettingsDep) -> Requirements:
+    return Requirements(**rules.eligibility_rules(settings))
+
+
+@router.post("/cases", status_code=201, summary="Open a case (a draft)")
+def create_case(
+    body: CaseCreate, principal: PatientUser, session: SessionDep, settings: SettingsDep
+) -> CaseRead:
+    case = service.create_case(
+        session,
+        patient_user_id=principal.user_id,
+        details=body.model_dump(exclude_unset=True),
+        actor=principal.actor,
+    )
+    session.commit()
+    return case_read(case, settings=settings)
+
+
+@router.get("/cases", summary="The caller's cases")
+def list_cases(principal: CurrentUser, session: SessionDep) -> list[CaseSummary]:
+    query = select(Case).order_by(Case.created_at.desc())
+    if principal.role is Role.PATIENT:
+        query = query.where(Case.patient_user_id == principal.user_id)
+    elif principal.role is Role.RADIOLOGIST:
+        query = query.where(Case.assigned_radiologist_id == principal.user_id)
+    return [_summary(case) for case in session.scalars(query)]
+
+
+@router.get("/cases/{case_id}", summary="A case, with what it still waits for")
+def get_case(
+    case_id: str, principal: PatientOrAdmin, session: SessionDep, settings: SettingsDep
+) -> CaseRead:
+    case = load_case_for(session, principal=principal, case_id=case_id)
+    record_event(
+        session,
+        actor=principal.actor,
+        action="case.read",
+        object_type="case",
+        object_id=case.id,
+        case_id=case.id,
+    )
+    session.commit()
+    return case_read(case, settings=settings)
+
+
+@router.patch("/cases/{case_id}", summary="Edit a draft")
+def update_case(
+    case_id: str,
+    body: CaseUpdate,
+    principal: PatientUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> CaseRead:
+    case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
+    service.update_case(
+        session, case=case, details=body.model_dump(exclude_unset=True), actor=principal.actor
+    )
+    session.commit()
+    return case_read(case, settings=settings)
+
+
+@router.post("/cases/{case_id}/submit", summary="Submit a complete draft")
+def submit_case(
+    case_id: str, principal: PatientUser, session: SessionDep, settings: SettingsDep
+) -> CaseRead:
+    case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
+    service.submit_case(session, case=case, actor=principal.actor, settings=settings)
+    session.commit()
+    return case_read(case, settings=settings)
+
+
+@router.post("/cases/{case_id}/cancel", summary="Withdraw a case not yet with a radiologist")
+def cancel_case(
+    case_id: str, principal: PatientUser, session: SessionDep, settings: SettingsDep
+) -> CaseRead:
+    case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
+    service.cancel_case(session, case=case, actor=principal.actor, by_patient=True)
+    session.commit()
+    return case_read(case, settings=settings)
+
+
+@router.get("/cases/{case_id}/invoice", summary="What is owed for the case")
+def get_invoice(
+    case_id: str, principal: PatientOrAdmin, session: SessionDep, settings: SettingsDep
+) -> InvoiceRead:
+    case = load_case_for(session, principal=principal, case_id=case_id)
+    return billing.invoice_for(case, settings=settings)
+
+
+@router.get(
+    "/cases/{case_id}/receipt.pdf",
+    summary="The payment receipt (PDF) for an insurance claim",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def get_receipt(
+    case_id: str, principal: PatientOrAdmin, session: SessionDep, settings: SettingsDep
+) -> Response:
+    case = load_case_for(session, principal=principal, case_id=case_id)
+    payment = billing.receipt_payment(case)
+    pdf = receipt_pdf(case, payment=payment, settings=settings)
+    record_event(
+        session,
+        actor=principal.actor,
+        action="case.receipt",
+        object_type="payment",
+        object_id=payment.id,
+        case_id=case.id,
+    )
+    session.commit()
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="receipt-{payment.receipt_number}.pdf"'
+        },
+    )
+
+
+# --------------------------------------------------------------------------- referral
+
+
+async def _spool_body(request: Request, *, max_bytes: int) -> Path:
+    """The request body in a temporary file (never whole in memory); 413 past the limit."""
+    too_large = PayloadTooLarge(
+        f"The referral is larger than {max_bytes // (1024 * 1024)} MB.", field="referral"
+    )
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    fd, name = tempfile.mkstemp(prefix="referral-", suffix=".pdf")
+    path, size = Path(name), 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise too_large
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+@router.put(
+    "/cases/{case_id}/referral",
+    status_code=201,
+    summary="Upload the referral letter (the PDF as the request body)",
+    openapi_extra={"requestBody": {"content": {"application/pdf": {}}, "required": True}},
+)
+async def put_referral(
+    case_id: str,
+    request: Request,
+    principal: PatientUser,
+    session: SessionDep,
+    blobs: BlobStoreDep,
+    settings: SettingsDep,
+) -> ReferralRead:
+    # Check the caller may touch the case before reading a possibly large body.
+    await run_in_threadpool(load_case_for, session, principal=principal, case_id=case_id)
+    session.rollback()
+    path = await _spool_body(request, max_bytes=settings.referral_max_bytes)
+    try:
+        return await run_in_threadpool(
+            _store_referral, session, principal, case_id, path, blobs, settings
+        )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _store_referral(
+    session: SessionDep,
+    principal: Principal,
+    case_id: str,
+    path: Path,
+    blobs: BlobStoreDep,
+    settings: Settings,
+) -> ReferralRead:
+    problem = service.referral_problem(path, max_bytes=settings.referral_max_bytes)
+    if problem is not None:
+        raise UnsupportedMediaType(problem, field="referral")
+    case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
+    ref = blobs.put_file(path)
+    referral = service.attach_referral(
+        session,
+        case=case,
+        sha256=ref.sha256,
+        size=ref.size,
+        source=ReferralSource.UPLOAD,
+        actor=principal.actor,
+    )
+    session.commit()
+    return ReferralRead(
+        case_id=case.id,
+        source=referral.source,
+        sha256=referral.sha256,
+        size=referral.size,
+        received_at=referral.received_at,
+    )
+
+
+# --------------------------------------------------------------------------- radiologists
+
+
+@router.get("/worklist", tags=["worklist"], summary="The caller's assigned cases")
+def get_worklist(principal: RadiologistUser, session: SessionDep) -> list[WorklistItem]:
+    items = reading.worklist(session, radiologist_id=principal.user_id)
+    record_event(
+        session, actor=principal.actor, action="worklist.read", detail=f"{len(items)} cases"
+    )
+    session.commit()
+    return items
+
+
+@router.post("/cases/{case_id}/open", tags=["worklist"], summary="Start reading: take the lock")
+def open_case(
+    case_id: str, principal: RadiologistUser, session: SessionDep, settings: SettingsDep
+) -> ReadingLockRead:
+    case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
+    lock = reading.open_case(
+        session,
+        case=case,
+        radiologist_id=principal.user_id,
+        actor=principal.actor,
+        lock_minutes=settings.reading_lock_minutes,
+    )
+    session.commit()
+    return lock
+
+
+@router.post("/cases/{case_id}/heartbeat", tags=["worklist"], summary="Renew the reading lock")
+def heartbeat(
+    case_id: str, principal: RadiologistUser, session: SessionDep, settings: SettingsDep
+) -> ReadingLockRead:
+    case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
+    lock = reading.heartbeat(
+        session,
+        case=case,
+        radiologist_id=principal.user_id,
+        lock_minutes=settings.reading_lock_minutes,
+    )
+    session.commit()
+    return lock
+
+
+@router.get("/cases/{case_id}/reading", tags=["worklist"], summary="Everything to read the case")
+def get_reading(case_id: str, principal: RadiologistUser, session: SessionDep) -> ReadingCase:
+    case = load_case_for(session, principal=principal, case_id=case_id)
+    view = reading.reading_view(case, radiologist_id=principal.user_id)
+    record_event(
+        session,
+        actor=principal.actor,
+        action="case.read_full",
+        object_type="case",
+        object_id=case.id,
+        case_id=case.id,
+    )
+    session.commit()
+    return view

@@ -1,0 +1,1 @@
+"""PDF documents rendered with reportlab: receipts, reports, fax cover sheets."""

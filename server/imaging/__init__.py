@@ -1,0 +1,1 @@
+"""Readroom server: imaging (studies, series, instances, ingest, DICOMweb)."""

@@ -1,0 +1,330 @@
+"""Read what intake needs from a DICOM file's header, never its pixels.
+
+:func:`read_header` opens a PS3.10 file (128-byte preamble, ``DICM``, File Meta
+Information, then the data set in its transfer syntax), parses it with pydicom
+up to the Pixel Data (``stop_before_pixels``), and returns a :class:`Header`:
+the identifying attributes, clipped to what the index columns hold, and the DICOM
+JSON model of the header without bulk data (PS3.18 §F.2). Anything unreadable
+raises :class:`HeaderError` with a :class:`~server.imaging.models.RefusalReason`;
+no other exception leaves this module, whatever the bytes (see the fuzz test).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.filereader import _read_file_meta_info, read_preamble
+from pydicom.multival import MultiValue
+
+from server.imaging.models import RefusalReason
+
+__all__ = [
+    "DICOMDIR_SOP_CLASS",
+    "Header",
+    "HeaderError",
+    "looks_like_dicom",
+    "read_header",
+]
+
+#: Media Storage Directory Storage (PS3.10 §8.6): the DICOMDIR of a CD.
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+DEFLATED_TRANSFER_SYNTAX = "1.2.840.10008.1.2.1.99"
+#: Values longer than this are left out of the parse (read lazily, never loaded).
+DEFER_SIZE = 64 * 1024
+#: Binary values above this are bulk data: left out of the JSON model (PS3.18 §F.2.6).
+BULK_THRESHOLD = 1024
+#: A deflated data set (PS3.5 §A.5) may inflate to at most this much header + pixels.
+DEFLATE_MAX_BYTES = 64 * 1024**2
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+class HeaderError(Exception):
+    """The file cannot be taken in; ``reason`` says why (no patient data in the message)."""
+
+    def __init__(self, reason: RefusalReason, detail: str = "") -> None:
+        super().__init__(detail or reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Header:
+    """The attributes intake indexes and checks, clipped to their VR's maximum length."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    transfer_syntax_uid: str
+    modality: str
+    study_date: date | None
+    study_time: str | None
+    accession_number: str | None
+    study_description: str | None
+    study_id: str | None
+    patient_name: str | None
+    patient_id: str | None
+    patient_birth_date: date | None
+    patient_sex: str | None
+    referring_physician_name: str | None
+    series_number: int | None
+    series_description: str | None
+    body_part_examined: str | None
+    series_date: date | None
+    series_time: str | None
+    instance_number: int | None
+    number_of_frames: int
+    rows: int | None
+    columns: int | None
+    metadata: dict[str, Any]
+
+
+def looks_like_dicom(path: Path) -> bool:
+    """True if the file carries the PS3.10 §7.1 preamble and ``DICM`` prefix."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def read_header(path: Path) -> Header:
+    """Parse ``path``'s header; :class:`HeaderError` when it is not a readable DICOM file."""
+    if not looks_like_dicom(path):
+        raise HeaderError(RefusalReason.NOT_DICOM)
+    with warnings.catch_warnings():  # pydicom warnings may quote values (patient data)
+        warnings.simplefilter("ignore")
+        return _read(path)
+
+
+def _read(path: Path) -> Header:
+    try:
+        with path.open("rb") as handle:
+            read_preamble(handle, False)
+            meta = _read_file_meta_info(handle)
+            data_set_start = handle.tell()
+        transfer_syntax = str(meta.get("TransferSyntaxUID", "") or "")
+    except Exception as error:  # pydicom raises many types on bad bytes
+        raise HeaderError(RefusalReason.UNREADABLE, type(error).__name__) from None
+    if transfer_syntax == DEFLATED_TRANSFER_SYNTAX:
+        _check_inflated(path, data_set_start)
+    try:
+        with path.open("rb") as handle:
+            ds = dcmread(handle, stop_before_pixels=True, defer_size=DEFER_SIZE)
+            complete = _pixel_data_complete(handle, transfer_syntax)
+        if complete is None and not _has_uids(ds):
+            raise HeaderError(RefusalReason.UNREADABLE, "ends early")
+        if complete is False:
+            raise HeaderError(RefusalReason.UNREADABLE, "pixel data cut short")
+        return _header_of(ds)
+    except HeaderError:
+        raise
+    except Exception as error:
+        raise HeaderError(RefusalReason.UNREADABLE, type(error).__name__) from None
+
+
+_PIXEL_TAGS = {b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"}
+_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"SQ", b"UT", b"UC", b"UR"}
+_SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+def _pixel_data_complete(handle: BinaryIO, transfer_syntax: str) -> bool | None:
+    """Is the Pixel Data element where pydicom stopped whole? ``None`` when the data set
+    ended without one. Checks the declared length against the file (native pixels) or
+    looks for the sequence delimiter at the end (encapsulated, PS3.5 §A.4) — a
+    truncated upload is caught without decoding a pixel."""
+    start = handle.tell()
+    size = os.fstat(handle.fileno()).st_size
+    head = handle.read(12)
+    if len(head) < 8 or head[:4] not in _PIXEL_TAGS:
+        return None
+    little = head[:4] == b"\xe0\x7f\x10\x00"
+    order = "<" if little else ">"
+    if transfer_syntax == "1.2.840.10008.1.2":  # implicit VR: tag, 4-byte length
+        (length,), header_size = struct.unpack(order + "I", head[4:8]), 8
+    elif head[4:6] in _LONG_VRS:
+        if len(head) < 12:
+            return False
+        (length,), header_size = struct.unpack(order + "I", head[8:12]), 12
+    else:
+        (length,), header_size = struct.unpack(order + "H", head[6:8]), 8
+    if length == 0xFFFFFFFF:
+        handle.seek(max(start, size - 4096))
+        return _SEQUENCE_END in handle.read()
+    return start + header_size + length <= size
+
+
+def _has_uids(ds: Dataset) -> bool:
+    return all(_uid(ds.get(k)) for k in ("SOPInstanceUID", "StudyInstanceUID"))
+
+
+def _check_inflated(path: Path, start: int) -> None:
+    """Refuse a deflated data set (PS3.5 §A.5) that is cut short, or that inflates past
+    :data:`DEFLATE_MAX_BYTES` (a deflate bomb: pydicom inflates it whole), counting in
+    chunks so the check itself stays small."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    with path.open("rb") as handle:
+        handle.seek(start)
+        while chunk := handle.read(256 * 1024):
+            try:
+                total += len(inflater.decompress(chunk, DEFLATE_MAX_BYTES))
+                while inflater.unconsumed_tail and total <= DEFLATE_MAX_BYTES:
+                    total += len(inflater.decompress(inflater.unconsumed_tail, DEFLATE_MAX_BYTES))
+            except zlib.error:
+                raise HeaderError(RefusalReason.UNREADABLE, "bad deflate stream") from None
+            if total > DEFLATE_MAX_BYTES:
+                raise HeaderError(RefusalReason.TOO_LARGE, "deflated data set too large")
+    if not inflater.eof:
+        raise HeaderError(RefusalReason.UNREADABLE, "deflate stream cut short")
+
+
+def _header_of(ds: Dataset) -> Header:
+    meta = ds.file_meta
+    transfer_syntax = _uid(meta.get("TransferSyntaxUID"))
+    sop_class = _uid(ds.get("SOPClassUID")) or _uid(meta.get("MediaStorageSOPClassUID"))
+    if sop_class == DICOMDIR_SOP_CLASS:
+        raise HeaderError(RefusalReason.DICOMDIR)
+    sop_instance = _uid(ds.get("SOPInstanceUID"))
+    study = _uid(ds.get("StudyInstanceUID"))
+    series = _uid(ds.get("SeriesInstanceUID"))
+    if not (transfer_syntax and sop_class and sop_instance and study and series):
+        raise HeaderError(RefusalReason.MISSING_UID)
+    return Header(
+        sop_class_uid=sop_class,
+        sop_instance_uid=sop_instance,
+        study_instance_uid=study,
+        series_instance_uid=series,
+        transfer_syntax_uid=transfer_syntax,
+        modality=(_text(ds, "Modality", 16) or "").upper(),
+        study_date=_date(ds, "StudyDate"),
+        study_time=_text(ds, "StudyTime", 16),
+        accession_number=_text(ds, "AccessionNumber", 16),
+        study_description=_text(ds, "StudyDescription", 64),
+        study_id=_text(ds, "StudyID", 16),
+        patient_name=_text(ds, "PatientName", 324),
+        patient_id=_text(ds, "PatientID", 64),
+        patient_birth_date=_date(ds, "PatientBirthDate"),
+        patient_sex=_text(ds, "PatientSex", 16),
+        referring_physician_name=_text(ds, "ReferringPhysicianName", 324),
+        series_number=_int(ds, "SeriesNumber"),
+        series_description=_text(ds, "SeriesDescription", 64),
+        body_part_examined=_text(ds, "BodyPartExamined", 16),
+        series_date=_date(ds, "SeriesDate"),
+        series_time=_text(ds, "SeriesTime", 16),
+        instance_number=_int(ds, "InstanceNumber"),
+        number_of_frames=max(1, _int(ds, "NumberOfFrames") or 1),
+        rows=_int(ds, "Rows"),
+        columns=_int(ds, "Columns"),
+        metadata=json_model(ds),
+    )
+
+
+def json_model(ds: Dataset) -> dict[str, Any]:
+    """The DICOM JSON model of the data set (PS3.18 §F.2) without bulk data.
+
+    Binary values over :data:`BULK_THRESHOLD` bytes and deferred (large) values are
+    given as an attribute with its VR and no value (PS3.18 §F.2.5), so nothing big is
+    loaded; WADO-RS can serve them from the stored file. Strings are cleaned for the
+    database (no NUL, valid UTF-8) and non-finite numbers become null.
+    """
+    _drop_large_values(ds)
+    model = ds.to_json_dict(
+        bulk_data_threshold=BULK_THRESHOLD,
+        bulk_data_element_handler=lambda _elem: "",
+        suppress_invalid_tags=True,
+    )
+    return _clean(_strip_empty_bulk(model))
+
+
+def _drop_large_values(ds: Dataset) -> None:
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag)
+        length = getattr(raw, "length", 0) or 0
+        if raw is not None and getattr(raw, "value", 0) is None and length > BULK_THRESHOLD:
+            vr = raw.VR if raw.VR in _BINARY_VRS else "UN"
+            del ds[tag]
+            ds.add_new(tag, vr, None)
+            continue
+        try:
+            elem = ds[tag]
+        except Exception:  # one undecodable element: leave it out, keep the rest
+            del ds[tag]
+            continue
+        if elem.VR == "SQ":
+            for item in elem.value or []:
+                _drop_large_values(item)
+
+
+def _strip_empty_bulk(node: Any) -> Any:
+    if isinstance(node, dict):
+        if node.get("BulkDataURI") == "":
+            return {"vr": node.get("vr", "UN")}
+        return {key: _strip_empty_bulk(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_strip_empty_bulk(value) for value in node]
+    return node
+
+
+def _clean(node: Any) -> Any:
+    if isinstance(node, str):
+        return _safe_text(node)
+    if isinstance(node, float):
+        return node if math.isfinite(node) else None
+    if isinstance(node, dict):
+        return {_safe_text(str(k)): _clean(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_clean(v) for v in node]
+    return node
+
+
+def _safe_text(text: str) -> str:
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _uid(value: Any) -> str:
+    text = _safe_text(str(value or "")).strip().rstrip("\x00")
+    return text if len(text) <= 64 and _UID.match(text) else ""
+
+
+def _text(ds: Dataset, keyword: str, limit: int) -> str | None:
+    value = ds.get(keyword)
+    if value is None:
+        return None
+    if isinstance(value, MultiValue | list | tuple):
+        value = "\\".join(str(v) for v in value)
+    text = _safe_text(str(value)).strip()
+    return text[:limit] or None
+
+
+def _date(ds: Dataset, keyword: str) -> date | None:
+    text = _text(ds, keyword, 32)
+    if not text or not re.fullmatch(r"\d{8}", text):
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def _int(ds: Dataset, keyword: str) -> int | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        number = int(float(str(value)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if -(2**31) < number < 2**31 else None

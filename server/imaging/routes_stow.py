@@ -1,0 +1,157 @@
+"""STOW-RS: ``POST /dicomweb/studies[/{study}]`` into one case (PS3.18 §10.5).
+
+Authentication, one of:
+
+- a **patient's (or admin's) login token** — ``Authorization: Bearer <token>`` — plus
+  the case, as the query parameter ``?case_id=RR-…`` or the header
+  ``X-Readroom-Case: RR-…``; another patient's case answers 404;
+- a **per-case upload code** the patient created (``POST /cases/{id}/upload-codes``),
+  sent as ``Authorization: Bearer rrup_…``; it names its case, and it can do nothing
+  but this (every other route answers 401).
+
+Responses (PS3.18 §10.5.3): 200 every instance stored (an identical repeat counts
+as stored), 202 some failed, 409 none stored — each with the DICOM JSON Store
+Instances response; 400 malformed multipart; 415 not
+``multipart/related; type="application/dicom"``; 413 larger than
+``settings.upload_max_bytes``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from server.accounts.deps import Principal
+from server.accounts.models import Role
+from server.accounts.tokens import find_live_token
+from server.audit.service import Actor
+from server.cases.access import load_case_for
+from server.deps import BlobStoreDep, ClientAddr, SessionDep, SettingsDep
+from server.imaging import stow, upload_codes
+from server.imaging.ingest import ingest_candidates
+from server.imaging.uploads import uploads_dir
+from server.problems import BadRequest, Forbidden, Unauthorized, problem_responses
+
+__all__ = ["router"]
+
+DICOM_JSON = "application/dicom+json"
+router = APIRouter(
+    prefix="/dicomweb",
+    tags=["dicomweb"],
+    responses=problem_responses(400, 401, 404, 409, 413, 415),
+)
+_bearer = HTTPBearer(auto_error=False, description="Login token or per-case upload code")
+
+
+@dataclass(frozen=True)
+class StowCaller:
+    case_id: str
+    actor: Actor
+
+
+def stow_caller(
+    session: SessionDep,
+    settings: SettingsDep,
+    client_addr: ClientAddr,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    case_id: Annotated[str | None, Query(description="The case (with a login token)")] = None,
+    x_readroom_case: Annotated[str | None, Header()] = None,
+) -> StowCaller:
+    """Who stores into which case: an upload code, or a login token plus a case id."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise Unauthorized("Send a login token or an upload code.", headers=challenge)
+    token = credentials.credentials
+    if upload_codes.is_upload_code(token):
+        row = upload_codes.find_live_code(session, code=token)
+        if row is None:
+            raise Unauthorized(
+                "This upload code is expired, revoked or unknown.", headers=challenge
+            )
+        holder = upload_codes.CodeHolder(row.id, row.case_id, client_addr)
+        session.commit()  # last_used_at
+        return StowCaller(holder.case_id, holder.actor)
+    token_row = find_live_token(session, token=token, settings=settings)
+    if token_row is None:
+        raise Unauthorized("Your session has expired or was ended.", headers=challenge)
+    principal = Principal(
+        user_id=token_row.user.id,
+        username=token_row.user.username,
+        role=token_row.user.role,
+        token_id=token_row.id,
+        client_addr=client_addr,
+    )
+    session.commit()
+    wanted = case_id or x_readroom_case
+    if not wanted:
+        raise BadRequest(
+            "Name the case: ?case_id=RR-… or the X-Readroom-Case header.", field="case_id"
+        )
+    load_case_for(session, principal=principal, case_id=wanted)
+    if principal.role not in (Role.PATIENT, Role.ADMIN):
+        raise Forbidden("Only the patient (or an admin) stores images into a case.")
+    session.rollback()
+    return StowCaller(wanted, principal.actor)
+
+
+StowCallerDep = Annotated[StowCaller, Depends(stow_caller)]
+
+
+async def _store(
+    request: Request,
+    session: Session,
+    caller: StowCaller,
+    blobs: BlobStoreDep,
+    study: str | None,
+) -> JSONResponse:
+    settings = request.app.state.settings
+    boundary = stow.parse_content_type(request.headers.get("content-type"))
+    with tempfile.TemporaryDirectory(dir=uploads_dir(settings), prefix="stow-") as work:
+        body = await stow.receive_parts(
+            request.stream(),
+            boundary=boundary,
+            workdir=Path(work),
+            max_bytes=settings.upload_max_bytes,
+        )
+        try:
+            result = await run_in_threadpool(
+                ingest_candidates,
+                session,
+                case_id=caller.case_id,
+                candidates=body.candidates,
+                blobs=blobs,
+                settings=settings,
+                actor=caller.actor,
+                expected_study_uid=study,
+            )
+        finally:
+            body.discard()
+    public = settings.public_url
+    base = public.rstrip("/") if public else str(request.base_url).rstrip("/")
+    return JSONResponse(
+        stow.response_body(result.outcomes, base_url=base),
+        status_code=stow.response_status(result.outcomes),
+        media_type=DICOM_JSON,
+    )
+
+
+@router.post("/studies", summary="Store instances (STOW-RS) into a case")
+async def store_instances(
+    request: Request, session: SessionDep, caller: StowCallerDep, blobs: BlobStoreDep
+) -> JSONResponse:
+    return await _store(request, session, caller, blobs, None)
+
+
+@router.post("/studies/{study}", summary="Store instances of one study (STOW-RS) into a case")
+async def store_study_instances(
+    study: str, request: Request, session: SessionDep, caller: StowCallerDep, blobs: BlobStoreDep
+) -> JSONResponse:
+    return await _store(request, session, caller, blobs, study)

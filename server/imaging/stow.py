@@ -1,0 +1,264 @@
+"""STOW-RS pieces (PS3.18 §10.5): stream a multipart/related body to files, build the response.
+
+The request body is ``multipart/related; type="application/dicom"; boundary=…``
+(PS3.18 §8.6.1.2, RFC 2387); each part is one PS3.10 instance. Parts are parsed
+with python-multipart's streaming parser and written to temporary files as they
+arrive, so a large body is never held whole. The response (PS3.18 §10.5.3,
+Table 10.5.3-1) is a DICOM JSON data set with Retrieve URL, Referenced SOP
+Sequence (stored, including idempotent repeats) and Failed SOP Sequence with a
+Failure Reason from the Storage Service statuses (PS3.4 Table B.2-1, PS3.7 C.4).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from server.imaging.ingest import FileOutcome
+from server.imaging.models import RefusalReason, Verdict
+from server.imaging.unpack import Candidate
+from server.problems import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+__all__ = [
+    "FailureReason",
+    "StowBody",
+    "failure_reason",
+    "parse_content_type",
+    "receive_parts",
+    "response_body",
+    "response_status",
+]
+
+MAX_PARTS = 20_000
+_MAX_PART_HEADERS = 16
+
+
+class FailureReason(IntEnum):
+    """Failure Reason (0008,1197) values (PS3.4 Table B.2-1; PS3.7 Annex C)."""
+
+    PROCESSING_FAILURE = 0x0110
+    DUPLICATE_SOP_INSTANCE = 0x0111
+    SOP_CLASS_NOT_SUPPORTED = 0x0122
+    NOT_AUTHORIZED = 0x0124
+    OUT_OF_RESOURCES = 0xA700
+    DATA_SET_DOES_NOT_MATCH = 0xA900
+    CANNOT_UNDERSTAND = 0xC000
+
+
+_REASONS: dict[RefusalReason, FailureReason] = {
+    RefusalReason.NOT_DICOM: FailureReason.CANNOT_UNDERSTAND,
+    RefusalReason.UNREADABLE: FailureReason.CANNOT_UNDERSTAND,
+    RefusalReason.MISSING_UID: FailureReason.CANNOT_UNDERSTAND,
+    RefusalReason.SOP_CLASS: FailureReason.SOP_CLASS_NOT_SUPPORTED,
+    RefusalReason.MODALITY: FailureReason.SOP_CLASS_NOT_SUPPORTED,
+    RefusalReason.DICOMDIR: FailureReason.SOP_CLASS_NOT_SUPPORTED,
+    RefusalReason.COMPANION: FailureReason.CANNOT_UNDERSTAND,
+    RefusalReason.TOO_OLD: FailureReason.NOT_AUTHORIZED,
+    RefusalReason.STUDY_DATE: FailureReason.NOT_AUTHORIZED,
+    RefusalReason.DIFFERENT_PATIENT: FailureReason.NOT_AUTHORIZED,
+    RefusalReason.CASE_CLOSED: FailureReason.NOT_AUTHORIZED,
+    RefusalReason.CONFLICT: FailureReason.DUPLICATE_SOP_INSTANCE,
+    RefusalReason.STUDY_MISMATCH: FailureReason.DATA_SET_DOES_NOT_MATCH,
+    RefusalReason.TOO_LARGE: FailureReason.OUT_OF_RESOURCES,
+    RefusalReason.STORAGE: FailureReason.OUT_OF_RESOURCES,
+}
+
+
+def failure_reason(reason: RefusalReason | None) -> FailureReason:
+    return (
+        _REASONS.get(reason, FailureReason.PROCESSING_FAILURE)
+        if reason
+        else (FailureReason.PROCESSING_FAILURE)
+    )
+
+
+def parse_content_type(value: str | None) -> bytes:
+    """The boundary of a ``multipart/related; type="application/dicom"`` body.
+
+    415 for any other media type (PS3.18 §10.5.1.1: this server accepts the DICOM
+    media type only, not the metadata + bulk data form); 400 when the boundary is missing.
+    """
+    media, params = parse_options_header(value or "")
+    if media.decode("latin-1").lower() != "multipart/related":
+        raise UnsupportedMediaType(
+            'STOW-RS needs Content-Type: multipart/related; type="application/dicom".',
+            field="Content-Type",
+        )
+    part_type = params.get(b"type", b"application/dicom").decode("latin-1").lower()
+    if part_type != "application/dicom":
+        raise UnsupportedMediaType(
+            f'Only type="application/dicom" is accepted, not {part_type!r}.', field="Content-Type"
+        )
+    boundary = params.get(b"boundary")
+    if not boundary or len(boundary) > 200:
+        raise BadRequest("The multipart Content-Type has no boundary.", field="Content-Type")
+    return boundary
+
+
+@dataclass
+class _Part:
+    index: int
+    headers: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    handle: Any = None
+    size: int = 0
+
+
+@dataclass
+class StowBody:
+    """The parts received, each a candidate for ingestion (temporary files)."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+
+    def discard(self) -> None:
+        for candidate in self.candidates:
+            candidate.discard()
+
+
+async def receive_parts(
+    stream: AsyncIterator[bytes], *, boundary: bytes, workdir: Path, max_bytes: int
+) -> StowBody:
+    """Stream the body's parts to temporary files; 400 if the multipart body is malformed,
+    413 past ``max_bytes``. A part not typed ``application/dicom`` becomes a refusal."""
+    body = StowBody()
+    state: dict[str, Any] = {"part": None, "field": b"", "value": b"", "ended": False}
+    total = 0
+
+    def on_part_begin() -> None:
+        if len(body.candidates) >= MAX_PARTS:
+            raise BadRequest(f"At most {MAX_PARTS} instances per request.")
+        fd, name = tempfile.mkstemp(dir=workdir, prefix="part-", suffix=".dcm")
+        part = _Part(index=len(body.candidates) + 1, path=Path(name), handle=os.fdopen(fd, "wb"))
+        state["part"] = part
+        body.candidates.append(Candidate(f"part {part.index}", part.path, temporary=True))
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        part: _Part = state["part"]
+        if len(part.headers) < _MAX_PART_HEADERS:
+            key = state["field"].decode("latin-1").strip().lower()
+            part.headers[key] = state["value"].decode("latin-1").strip()
+        state["field"], state["value"] = b"", b""
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        part: _Part = state["part"]
+        part.handle.write(data[start:end])
+        part.size += end - start
+
+    def on_part_end() -> None:
+        part: _Part = state["part"]
+        part.handle.close()
+        media = part.headers.get("content-type", "application/dicom").split(";")[0].strip()
+        if media.lower() != "application/dicom":
+            candidate = body.candidates[part.index - 1]
+            candidate.discard()
+            candidate.path, candidate.verdict = None, Verdict.REFUSED
+            candidate.reason = RefusalReason.NOT_DICOM
+        state["part"] = None
+
+    def on_end() -> None:
+        state["ended"] = True
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_end": on_end,
+        },
+        max_header_count=_MAX_PART_HEADERS,
+    )
+    try:
+        async for chunk in stream:
+            total += len(chunk)
+            if total > max_bytes:
+                raise PayloadTooLarge(
+                    f"The request is larger than {max_bytes // 1024**2} MB.", field="body"
+                )
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError:
+        _close_open(state)
+        body.discard()
+        raise BadRequest("The multipart body is malformed.", field="body") from None
+    except BaseException:
+        _close_open(state)
+        body.discard()
+        raise
+    if not state["ended"] or state["part"] is not None:
+        _close_open(state)
+        body.discard()
+        raise BadRequest("The multipart body is incomplete (no closing boundary).", field="body")
+    if not body.candidates:
+        raise BadRequest("The request holds no DICOM instances.", field="body")
+    return body
+
+
+def _close_open(state: dict[str, Any]) -> None:
+    part = state.get("part")
+    if part is not None and part.handle is not None and not part.handle.closed:
+        part.handle.close()
+
+
+def response_status(outcomes: list[FileOutcome]) -> int:
+    """200 all stored (repeats included), 202 some failed, 409 none stored (PS3.18 §10.5.3)."""
+    ok = sum(o.verdict in (Verdict.STORED, Verdict.DUPLICATE) for o in outcomes)
+    if ok == len(outcomes):
+        return 200
+    return 202 if ok else 409
+
+
+def _ui(value: str | None) -> dict[str, Any]:
+    return {"vr": "UI", "Value": [value]} if value else {"vr": "UI"}
+
+
+def _ur(value: str) -> dict[str, Any]:
+    return {"vr": "UR", "Value": [value]}
+
+
+def response_body(outcomes: list[FileOutcome], *, base_url: str) -> dict[str, Any]:
+    """The Store Instances response module (PS3.18 Table 10.5.3-1) in DICOM JSON (F.2)."""
+    referenced: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    studies: set[str] = set()
+    for outcome in outcomes:
+        item = {
+            "00081150": _ui(outcome.sop_class_uid),
+            "00081155": _ui(outcome.sop_instance_uid),
+        }
+        if outcome.verdict in (Verdict.STORED, Verdict.DUPLICATE):
+            assert outcome.study_instance_uid is not None
+            studies.add(outcome.study_instance_uid)
+            item["00081190"] = _ur(
+                f"{base_url}/dicomweb/studies/{outcome.study_instance_uid}"
+                f"/series/{outcome.series_instance_uid}/instances/{outcome.sop_instance_uid}"
+            )
+            referenced.append(item)
+        else:
+            item["00081197"] = {"vr": "US", "Value": [int(failure_reason(outcome.reason))]}
+            failed.append(item)
+    body: dict[str, Any] = {}
+    if len(studies) == 1:
+        body["00081190"] = _ur(f"{base_url}/dicomweb/studies/{next(iter(studies))}")
+    if failed:
+        body["00081198"] = {"vr": "SQ", "Value": failed}
+    if referenced:
+        body["00081199"] = {"vr": "SQ", "Value": referenced}
+    return body

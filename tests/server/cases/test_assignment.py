@@ -1,0 +1,267 @@
+"""Assignment: the subspecialty table, the choice policy, and locked assignment on both engines."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from server.accounts.models import Role
+from server.audit.service import SYSTEM, Actor
+from server.cases import service
+from server.cases.assignment import (
+    Candidate,
+    assign_ready_cases,
+    choose_radiologist,
+    subspecialty_for,
+    subspecialty_preferences,
+    week_start,
+)
+from server.cases.models import Case, CaseEvent, CaseStatus, Subspecialty
+from server.db import make_sessionmaker
+from tests.server.cases.conftest import make_radiologist, ready_case
+from tests.server.factories import add_user
+
+N = Subspecialty
+
+
+@pytest.mark.parametrize(
+    ("modality", "body_part", "description", "expected"),
+    [
+        ("MR", "BRAIN", "MR BRAIN WO/W", N.NEURO),
+        ("CT", "HEAD", "CT HEAD WITHOUT CONTRAST", N.NEURO),
+        ("MR", "LSPINE", "MR LUMBAR SPINE", N.NEURO),
+        ("CT", "NECK", "CT NECK WITH CONTRAST", N.HEAD_AND_NECK),
+        ("CT", "HEADNECK", "CT SINUS", N.HEAD_AND_NECK),
+        ("MR", None, "MR ORBITS", N.GENERAL),  # "ORBITS" is not the word "ORBIT"
+        ("MR", "KNEE", "MR KNEE LEFT", N.MSK),
+        ("MR", "SHOULDER", None, N.MSK),
+        ("CT", "CHEST", "CT CHEST HIGH RESOLUTION", N.CHEST),
+        ("CT", "CHEST", "CT CORONARY ANGIOGRAM", N.CARDIAC),
+        ("MR", "HEART", "CARDIAC MR", N.CARDIAC),
+        ("CT", "ABDOMEN", "CT ABDOMEN PELVIS", N.BODY),
+        ("CT", "CHEST", "CT CHEST ABDOMEN PELVIS", N.BODY),
+        ("MR", "PROSTATE", "MR PROSTATE MULTIPARAMETRIC", N.BODY),
+        ("MR", "BREAST", "MR BREAST BILATERAL", N.BREAST),
+        ("MG", None, None, N.BREAST),
+        ("CT", None, None, N.GENERAL),
+        ("CT", "WHOLEBODY", "CT TRAUMA", N.GENERAL),
+        (None, "brain", "mr brain", N.NEURO),  # case-insensitive
+    ],
+)
+def test_subspecialty_table(
+    modality: str | None, body_part: str | None, description: str | None, expected: Subspecialty
+) -> None:
+    assert subspecialty_for(modality, body_part, description) is expected
+
+
+@pytest.mark.parametrize(
+    ("age", "expected"),
+    [
+        (None, (N.NEURO, N.GENERAL)),
+        (45, (N.NEURO, N.GENERAL)),
+        (17, (N.PEDIATRIC, N.NEURO, N.GENERAL)),
+        (0, (N.PEDIATRIC, N.NEURO, N.GENERAL)),
+        (18, (N.NEURO, N.GENERAL)),
+    ],
+)
+def test_preferences(age: int | None, expected: tuple[Subspecialty, ...]) -> None:
+    assert subspecialty_preferences("MR", "BRAIN", None, patient_age=age) == expected
+
+
+def test_preferences_of_a_general_study_are_just_general() -> None:
+    assert subspecialty_preferences("CT", None, None) == (N.GENERAL,)
+
+
+def cand(uid: int, subs: str, *, cap: int = 10, week: int = 0, open_: int = 0, prov: str = "ON"):
+    return Candidate(uid, frozenset(subs.split(",")), prov, cap, week, open_)
+
+
+NEURO = (N.NEURO, N.GENERAL)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "prefs", "chosen"),
+    [
+        ([], NEURO, None),
+        ([cand(1, "neuro")], NEURO, 1),
+        ([cand(1, "msk"), cand(2, "neuro")], NEURO, 2),
+        # most spare capacity wins
+        ([cand(1, "neuro", cap=10, week=5), cand(2, "neuro", cap=10, week=2)], NEURO, 2),
+        ([cand(1, "neuro", cap=20, week=5), cand(2, "neuro", cap=10, week=2)], NEURO, 1),
+        # tie on spare: fewest open cases, then lowest id
+        ([cand(3, "neuro", open_=2), cand(2, "neuro", open_=1)], NEURO, 2),
+        ([cand(3, "neuro"), cand(2, "neuro")], NEURO, 2),
+        # full or unlicensed in Ontario: not eligible
+        ([cand(1, "neuro", cap=3, week=3)], NEURO, None),
+        ([cand(1, "neuro", prov="BC")], NEURO, None),
+        ([cand(1, "neuro", cap=0)], NEURO, None),
+        # no subspecialist: fall back to general
+        ([cand(1, "msk"), cand(2, "general")], NEURO, 2),
+        ([cand(1, "neuro", cap=1, week=1), cand(2, "general")], NEURO, 2),
+        ([cand(1, "msk")], NEURO, None),
+        # a subspecialist is preferred to a general radiologist with more room
+        ([cand(1, "general", cap=50), cand(2, "neuro,general", cap=5)], NEURO, 2),
+        # pediatric first for a child
+        ([cand(1, "neuro"), cand(2, "pediatric")], (N.PEDIATRIC, *NEURO), 2),
+    ],
+)
+def test_choose_radiologist(
+    candidates: list[Candidate], prefs: tuple[Subspecialty, ...], chosen: int | None
+) -> None:
+    found = choose_radiologist(candidates, prefs)
+    assert (found.user_id if found else None) == chosen
+
+
+def test_week_starts_monday_in_toronto() -> None:
+    # Sunday 2026-11-29 23:30 Toronto = Monday 04:30 UTC: still the week of Monday 11-23.
+    start = week_start(datetime(2026, 11, 30, 4, 30, tzinfo=UTC))
+    assert start.date().isoformat() == "2026-11-23"
+    assert start.astimezone(UTC).hour == 5  # midnight EST
+
+
+# --------------------------------------------------------------------------- with a database
+
+
+def test_ready_case_is_assigned_to_a_subspecialist(db: Session) -> None:
+    patient = add_user(db, role=Role.PATIENT)
+    make_radiologist(db, subspecialties=("msk",), capacity=30)
+    neuro = make_radiologist(db, subspecialties=("neuro",), capacity=5)
+    case = ready_case(db, patient=patient)
+    assert case.status is CaseStatus.ASSIGNED
+    assert case.assigned_radiologist_id == neuro.id
+    assert case.due_at - case.ready_at == timedelta(days=7)
+    statuses = [e.to_status for e in case.events]
+    assert statuses == [
+        CaseStatus.DRAFT,
+        CaseStatus.SUBMITTED,
+        CaseStatus.READY,
+        CaseStatus.ASSIGNED,
+    ]
+
+
+def test_without_anyone_eligible_the_case_stays_ready(db: Session) -> None:
+    patient = add_user(db, role=Role.PATIENT)
+    make_radiologist(db, subspecialties=("msk",))
+    make_radiologist(db, subspecialties=("neuro",), province="BC")
+    case = ready_case(db, patient=patient)
+    assert case.status is CaseStatus.READY
+    assert case.assigned_radiologist_id is None
+    assert service.missing(case)[0].startswith("Radiologist")
+    assert [c.id for c in service.cases_by_status(db, statuses=[CaseStatus.READY])] == [case.id]
+
+
+def test_general_radiologist_is_the_fallback(db: Session) -> None:
+    patient = add_user(db, role=Role.PATIENT)
+    general = make_radiologist(db, subspecialties=("general",))
+    case = ready_case(db, patient=patient, body_part="KNEE", description="MR KNEE")
+    assert case.assigned_radiologist_id == general.id
+
+
+def test_weekly_capacity_is_respected_and_the_sweep_assigns_later(db: Session) -> None:
+    patient = add_user(db, role=Role.PATIENT)
+    first = make_radiologist(db, subspecialties=("neuro",), capacity=1)
+    one = ready_case(db, patient=patient)
+    two = ready_case(db, patient=patient)
+    assert one.assigned_radiologist_id == first.id
+    assert two.status is CaseStatus.READY
+    second = make_radiologist(db, subspecialties=("neuro",), capacity=1)
+    assert assign_ready_cases(db, actor=SYSTEM) == [two.id]
+    db.commit()
+    assert two.assigned_radiologist_id == second.id
+
+
+def test_inactive_radiologists_are_not_chosen(db: Session) -> None:
+    patient = add_user(db, role=Role.PATIENT)
+    gone = make_radiologist(db, subspecialties=("neuro",))
+    gone.is_active = False
+    db.commit()
+    assert ready_case(db, patient=patient).status is CaseStatus.READY
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_concurrent_assignment_never_assigns_twice(
+    db: Session, engine: Engine, threads: int
+) -> None:
+    """Several transactions sweep the same ready cases at once: every case is assigned exactly
+    once and no radiologist goes past their weekly capacity.
+
+    On PostgreSQL the sweeps really overlap (SKIP LOCKED on cases, FOR UPDATE on profiles);
+    SQLite serialises them with BEGIN IMMEDIATE.
+    """
+    patient = add_user(db, role=Role.PATIENT)
+    cases = [ready_case(db, patient=patient) for _ in range(6)]  # nobody to read them yet
+    assert {c.status for c in cases} == {CaseStatus.READY}
+    radiologists = [make_radiologist(db, subspecialties=("neuro",), capacity=2) for _ in range(2)]
+    factory = make_sessionmaker(engine)
+    barrier = threading.Barrier(threads)
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def sweep(n: int) -> None:
+        session = factory()
+        try:
+            actor = Actor(username=f"sweeper{n}", role="system")
+            barrier.wait(timeout=10)
+            results.append(assign_ready_cases(session, actor=actor))
+            session.commit()
+        except BaseException as error:  # reported below
+            errors.append(error)
+            session.rollback()
+        finally:
+            session.close()
+
+    workers = [threading.Thread(target=sweep, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not errors, errors
+    assigned = [case_id for batch in results for case_id in batch]
+    assert len(assigned) == len(set(assigned)) == 4  # two radiologists x capacity 2
+    db.expire_all()
+    counts = dict(
+        db.execute(
+            select(CaseEvent.case_id, func.count())
+            .where(CaseEvent.to_status == CaseStatus.ASSIGNED)
+            .group_by(CaseEvent.case_id)
+        ).all()
+    )
+    assert sorted(counts) == sorted(assigned)
+    assert set(counts.values()) == {1}
+    per_radiologist = dict(
+        db.execute(
+            select(Case.assigned_radiologist_id, func.count())
+            .where(Case.status == CaseStatus.ASSIGNED)
+            .group_by(Case.assigned_radiologist_id)
+        ).all()
+    )
+    assert per_radiologist == {r.id: 2 for r in radiologists}
+    assert db.scalar(select(func.count()).where(Case.status == CaseStatus.READY)) == 2
+
+
+def test_postgres_skips_a_case_locked_by_another_transaction(db: Session, engine: Engine) -> None:
+    """While one transaction holds a ready case's row, another sweep passes over it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises whole transactions")
+    patient = add_user(db, role=Role.PATIENT)
+    held, free = ready_case(db, patient=patient), ready_case(db, patient=patient)
+    make_radiologist(db, subspecialties=("neuro",), capacity=10)
+    factory = make_sessionmaker(engine)
+    holder, sweeper = factory(), factory()
+    try:
+        holder.scalars(select(Case).where(Case.id == held.id).with_for_update()).one()
+        assert assign_ready_cases(sweeper, actor=SYSTEM) == [free.id]
+        sweeper.commit()
+        holder.rollback()
+        assert assign_ready_cases(sweeper, actor=SYSTEM) == [held.id]
+        sweeper.commit()
+    finally:
+        holder.close()
+        sweeper.close()

@@ -1,0 +1,310 @@
+"""Audio sources: the microphone (sounddevice) and WAV files, 16 kHz mono int16.
+
+A source calls ``on_audio(chunk)`` from its own thread with raw little-endian
+16-bit mono PCM at :data:`SAMPLE_RATE`, and ``on_end()`` when it runs out
+(files only). The callback must not block; the dictation session queues the
+chunk and returns.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioError",
+    "AudioFormatError",
+    "AudioSource",
+    "AudioUnavailableError",
+    "InputDevice",
+    "Level",
+    "MicrophoneSource",
+    "NoInputDeviceError",
+    "WavFileSource",
+    "input_devices",
+    "level_of",
+    "read_wav",
+    "resample",
+]
+
+SAMPLE_RATE = 16000
+SILENCE_DBFS = -120.0
+
+OnAudio = Callable[[bytes], None]
+OnEnd = Callable[[], None]
+
+
+class AudioError(Exception):
+    """Audio cannot be captured; the message is shown to the user as is."""
+
+
+class AudioUnavailableError(AudioError):
+    """PortAudio (the sound library) is missing."""
+
+
+class NoInputDeviceError(AudioError):
+    """No microphone, or not the one asked for."""
+
+
+class AudioFormatError(AudioError):
+    """A WAV file this reader cannot decode."""
+
+
+class AudioSource(Protocol):
+    """Something that produces 16 kHz mono int16 chunks."""
+
+    sample_rate: int
+    #: True when audio arrives in real time (it must never wait); False for a
+    #: recording read as fast as recognition goes (it may wait for room).
+    live: bool
+
+    def start(self, on_audio: OnAudio, on_end: OnEnd) -> None:
+        """Begin calling ``on_audio``; ``on_end`` after the last chunk (if the source ends)."""
+
+    def stop(self) -> None:
+        """Stop; no ``on_audio`` call starts after this returns."""
+
+
+# --- level meter -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """Loudness of a chunk in dBFS (0 is full scale; silence is -120)."""
+
+    rms_dbfs: float = SILENCE_DBFS
+    peak_dbfs: float = SILENCE_DBFS
+
+
+def _dbfs(value: float) -> float:
+    return max(SILENCE_DBFS, 20 * math.log10(value / 32768.0)) if value > 0 else SILENCE_DBFS
+
+
+def level_of(chunk: bytes) -> Level:
+    """RMS and peak level of int16 PCM."""
+    samples = np.frombuffer(chunk, dtype="<i2").astype(np.float64)
+    if samples.size == 0:
+        return Level()
+    rms = float(np.sqrt(np.mean(samples * samples)))
+    peak = float(np.max(np.abs(samples)))
+    return Level(_dbfs(rms), _dbfs(peak))
+
+
+# --- conversion --------------------------------------------------------------
+
+
+def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Band-limited resampling of a float signal by FFT (like scipy's ``resample``)."""
+    if src_rate == dst_rate or samples.size == 0:
+        return samples
+    n_out = max(1, round(samples.size * dst_rate / src_rate))
+    spectrum = np.fft.rfft(samples)
+    bins = n_out // 2 + 1
+    if bins <= spectrum.size:
+        spectrum = spectrum[:bins]
+    else:
+        spectrum = np.concatenate([spectrum, np.zeros(bins - spectrum.size, dtype=spectrum.dtype)])
+    return np.fft.irfft(spectrum, n_out) * (n_out / samples.size)
+
+
+def _decode(frames: bytes, sample_width: int) -> np.ndarray:
+    """PCM bytes → float64 in int16 scale."""
+    if sample_width == 1:
+        return (np.frombuffer(frames, dtype=np.uint8).astype(np.float64) - 128.0) * 256.0
+    if sample_width == 2:
+        return np.frombuffer(frames, dtype="<i2").astype(np.float64)
+    if sample_width == 3:
+        raw = np.frombuffer(frames, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        value = raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16)
+        value = np.where(value & 0x800000, value - 0x1000000, value)
+        return value.astype(np.float64) / 256.0
+    if sample_width == 4:
+        return np.frombuffer(frames, dtype="<i4").astype(np.float64) / 65536.0
+    raise AudioFormatError(f"unsupported WAV sample width: {sample_width} bytes")
+
+
+def to_pcm16(samples: np.ndarray) -> bytes:
+    """Float samples in int16 scale → clipped little-endian int16 bytes."""
+    return np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
+
+
+def read_wav(path: Path | str, rate: int = SAMPLE_RATE) -> bytes:
+    """A PCM WAV file (any rate, channels, 8/16/24/32-bit) as mono int16 at ``rate``."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            channels, width, src_rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            frames = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError) as error:
+        raise AudioFormatError(f"{path}: not a PCM WAV file ({error})") from None
+    except OSError as error:
+        raise AudioFormatError(f"{path}: {error.strerror or error}") from None
+    samples = _decode(frames, width)
+    if channels > 1:
+        samples = samples[: samples.size // channels * channels].reshape(-1, channels).mean(axis=1)
+    if src_rate == rate and width == 2 and channels == 1:
+        return frames
+    return to_pcm16(resample(samples, src_rate, rate))
+
+
+# --- sources -----------------------------------------------------------------
+
+
+class WavFileSource:
+    """Dictate from a recording; ``realtime`` paces chunks like a microphone."""
+
+    def __init__(self, path: Path | str, *, realtime: bool = False, chunk_ms: int = 100) -> None:
+        self.path = Path(path)
+        self.realtime = realtime
+        self.live = realtime
+        self.chunk_ms = chunk_ms
+        self.sample_rate = SAMPLE_RATE
+        self.pcm = read_wav(self.path)  # fail early, in the caller's thread
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.pcm) / 2 / self.sample_rate
+
+    def start(self, on_audio: OnAudio, on_end: OnEnd) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(on_audio, on_end), name="dictation-wav", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, on_audio: OnAudio, on_end: OnEnd) -> None:
+        step = self.sample_rate * self.chunk_ms // 1000 * 2
+        started = time.monotonic()
+        for offset in range(0, len(self.pcm), step):
+            if self._stop.is_set():
+                return
+            if self.realtime:
+                # pacing a recording like a live microphone, not waiting for work
+                due = started + (offset + step) / 2 / self.sample_rate
+                if self._stop.wait(max(0.0, due - time.monotonic())):
+                    return
+            on_audio(self.pcm[offset : offset + step])
+        on_end()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self._thread = None
+
+
+@dataclass(frozen=True, slots=True)
+class InputDevice:
+    """A capture device as PortAudio lists it."""
+
+    index: int
+    name: str
+    channels: int
+    default_samplerate: float
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError as error:  # PortAudio library not found
+        raise AudioUnavailableError(
+            f"audio is unavailable: {error} (install libportaudio2); typing still works"
+        ) from None
+    return sounddevice
+
+
+def input_devices() -> list[InputDevice]:
+    """The capture devices PortAudio knows."""
+    sd = _sounddevice()
+    return [
+        InputDevice(
+            int(d["index"]),
+            str(d["name"]),
+            int(d["max_input_channels"]),
+            float(d["default_samplerate"]),
+        )
+        for d in sd.query_devices()
+        if d["max_input_channels"] > 0
+    ]
+
+
+def find_input_device(device: int | str | None) -> InputDevice:
+    """The device by index, by (part of its) name, or the default input."""
+    devices = input_devices()
+    if not devices:
+        raise NoInputDeviceError("no microphone found; typing still works")
+    if device is None:
+        sd = _sounddevice()
+        default = (
+            sd.default.device[0]
+            if isinstance(sd.default.device, list | tuple)
+            else sd.default.device
+        )
+        for candidate in devices:
+            if candidate.index == default:
+                return candidate
+        return devices[0]
+    if isinstance(device, int) or str(device).isdigit():
+        for candidate in devices:
+            if candidate.index == int(device):
+                return candidate
+    else:
+        wanted = str(device).lower()
+        exact = [d for d in devices if d.name.lower() == wanted]
+        partial = [d for d in devices if wanted in d.name.lower()]
+        if exact or partial:
+            return (exact or partial)[0]
+    names = ", ".join(f"{d.index}: {d.name}" for d in devices)
+    raise NoInputDeviceError(f"no input device {device!r}; available: {names}")
+
+
+class MicrophoneSource:
+    """Capture from a microphone through a sounddevice ``RawInputStream`` callback."""
+
+    def __init__(self, device: int | str | None = None, *, blocksize: int = 1600) -> None:
+        self.device = device
+        self.blocksize = blocksize
+        self.sample_rate = SAMPLE_RATE
+        self.live = True
+        self.status_errors = 0  # PortAudio overflow/underflow flags seen
+        self._stream: Any = None
+
+    def start(self, on_audio: OnAudio, on_end: OnEnd) -> None:
+        sd = _sounddevice()
+        device = find_input_device(self.device)
+
+        def callback(indata: Any, frames: int, time_info: Any, status: Any) -> None:
+            if status:
+                self.status_errors += 1
+            on_audio(bytes(indata))
+
+        try:
+            stream = sd.RawInputStream(
+                samplerate=self.sample_rate,
+                blocksize=self.blocksize,
+                device=device.index,
+                channels=1,
+                dtype="int16",
+                callback=callback,
+            )
+            stream.start()
+        except sd.PortAudioError as error:
+            raise NoInputDeviceError(f"cannot open microphone {device.name!r}: {error}") from None
+        self._stream = stream
+
+    def stop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop()  # waits for the running callback
+            stream.close()
