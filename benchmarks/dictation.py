@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         ("last word → document, median", f"{statistics.median(last_word_ms):.0f} ms", "(info)"),
         ("last word → document, p90", f"{percentile(last_word_ms, 0.9):.0f} ms", "(info)"),
         ("audio chunks dropped", str(sum(r["overflow"] for r in [*fast, live])), "0"),
+        ("load average (1 min)", f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", "(context)"),
     ]
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)

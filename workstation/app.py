@@ -1,7 +1,7 @@
 """``readroom``: the Textual app. Wiring only — settings and services in, screens, bindings.
 
-Start-up: a remembered or configured token is checked (``GET /auth/me``);
-demo credentials from the environment sign in without a form; otherwise the
+Start-up: :func:`workstation.session.resume` checks a remembered or
+configured token, or signs in with the demo credentials; otherwise the
 sign-in modal. A 401 from any worker pushes the sign-in modal over whatever
 is open and, once signed in, runs the failed worker again. Every other
 worker failure becomes one notification (see :meth:`ReadroomApp.worker_failed`).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 from textual import work
@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from workstation import session
 from workstation.client import ClientError, NotSignedIn, ServerUnreachable, User
 from workstation.config import ConfigError, Settings, load_settings
 from workstation.screens.login import LoginResult, LoginScreen
@@ -33,14 +34,6 @@ log = logging.getLogger(__name__)
 
 DARK_THEME = "textual-dark"
 LIGHT_THEME = "textual-light"
-
-
-@dataclass(frozen=True)
-class _Resumed:
-    """Result of the start-up sign-in worker."""
-
-    user: User | None
-    message: str = ""
 
 
 class ReadroomApp(App[None]):
@@ -69,47 +62,20 @@ class ReadroomApp(App[None]):
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
         self.services.client.base_url = self.settings.server_url
-        token = self.settings.token or self._stored_token()
-        if token or self._demo_credentials():
-            self.services.client.token = token
+        if session.can_resume(self.settings, self.services.tokens):
             self._resume()
         else:
             self.request_sign_in()
 
-    def _stored_token(self) -> str | None:
-        try:
-            return self.services.tokens.load(self.settings.server_url)
-        except Exception as error:  # a broken keyring must not stop the app
-            log.warning("could not read the stored token: %s", type(error).__name__)
-            return None
-
-    def _demo_credentials(self) -> bool:
-        s = self.settings
-        return bool(s.username and s.password and s.totp_secret)
-
     @work(thread=True, exclusive=True, group="resume", exit_on_error=False)
-    def _resume(self) -> _Resumed:
-        """Check the token we start with, or sign in with the demo credentials."""
-        client, s = self.services.client, self.settings
-        if client.token:
-            try:
-                user = client.me()
-            except NotSignedIn:
-                self._forget_token()
-                client.token = None
-                if not self._demo_credentials():
-                    return _Resumed(None, "Your saved sign-in has expired; sign in again.")
-            else:
-                return _Resumed(user)
-        import pyotp
-
-        code = pyotp.TOTP(s.totp_secret or "").now()
-        return _Resumed(client.login(s.username or "", s.password or "", code).user)
+    def _resume(self) -> session.Resumed:
+        """Sign in from the starting token or the demo credentials (see :mod:`session`)."""
+        return session.resume(self.services.client, self.settings, self.services.tokens)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group == "resume" and event.state is WorkerState.SUCCESS:
-            resumed: _Resumed = worker.result  # type: ignore[assignment]
+            resumed: session.Resumed = worker.result  # type: ignore[assignment]
             if resumed.user is None:
                 self.request_sign_in(resumed.message)
             else:
@@ -182,18 +148,12 @@ class ReadroomApp(App[None]):
                 f"Could not remember the sign-in ({type(error).__name__}).", severity="warning"
             )
 
-    def _forget_token(self) -> None:
-        try:
-            self.services.tokens.clear(self.services.client.base_url)
-        except Exception as error:
-            log.warning("could not clear the stored token: %s", type(error).__name__)
-
     def action_sign_out(self) -> None:
         self._sign_out()
 
     @work(thread=True, exclusive=True, group="sign-out", exit_on_error=False)
     def _sign_out(self) -> None:
-        self._forget_token()
+        session.forget_token(self.services.tokens, self.services.client.base_url)
         try:
             self.services.client.logout()
         finally:
@@ -237,18 +197,20 @@ class ReadroomApp(App[None]):
         self.theme = LIGHT_THEME if self.theme == DARK_THEME else DARK_THEME
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Textual's commands, then every binding of the current screen with its keys."""
         yield from super().get_system_commands(screen)
-        seen: set[str] = {"toggle_theme", "quit"}
-        for key, active in screen.active_bindings.items():
+        found: dict[str, tuple[str, list[str], object]] = {}
+        for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.action in seen:
+            if not binding.description or binding.action in ("toggle_theme", "command_palette"):
                 continue
-            seen.add(binding.action)
-            label = self.get_key_display(binding)
+            entry = found.setdefault(binding.action, (binding.description, [], active.node))
+            entry[1].append(self.get_key_display(binding))
+        for action, (description, keys, node) in found.items():
             yield SystemCommand(
-                f"{binding.description} ({label})",
-                binding.tooltip or f"Key: {key}",
-                lambda node=active.node, action=binding.action: self.run_action(action, node),
+                f"{description} ({', '.join(keys)})",
+                f"Key: {', '.join(keys)}",
+                partial(self.run_action, action, node),  # type: ignore[arg-type]
             )
         yield SystemCommand(
             "Light/dark theme", "Toggle the light and dark theme", self.action_toggle_theme

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from workstation.client import WorklistCase
 
-__all__ = ["COLUMNS", "Column", "SortKey", "filter_cases", "format_time_left", "sort_cases"]
+__all__ = [
+    "COLUMNS",
+    "Column",
+    "SortKey",
+    "filter_cases",
+    "format_time_left",
+    "is_overdue",
+    "sort_cases",
+]
 
 
 class SortKey(StrEnum):
@@ -47,8 +55,18 @@ COLUMNS: tuple[Column, ...] = (
 _PRIORITY_RANK = {"stat": 0, "urgent": 1, "routine": 2}
 
 
+def _aware(moment: datetime) -> datetime:
+    """Times without a zone are UTC (the server stores UTC; SQLite drops the zone)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def time_left(case: WorklistCase, now: datetime) -> timedelta | None:
-    return None if case.due_at is None else case.due_at - now
+    return None if case.due_at is None else _aware(case.due_at) - _aware(now)
+
+
+def is_overdue(case: WorklistCase, now: datetime) -> bool:
+    left = time_left(case, now)
+    return left is not None and left < timedelta(0)
 
 
 def format_time_left(left: timedelta | None) -> str:
@@ -90,7 +108,7 @@ def _sort_value(key: SortKey) -> Callable[[WorklistCase], Any]:
 
 
 def _due(case: WorklistCase) -> float:
-    return case.due_at.timestamp() if case.due_at else float("inf")
+    return _aware(case.due_at).timestamp() if case.due_at else float("inf")
 
 
 def sort_cases(

@@ -3,39 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from server.accounts.models import Role
+from server.accounts.principal import Principal
 from server.accounts.tokens import find_live_token
-from server.audit.service import Actor
 from server.deps import ClientAddr, SessionDep, SettingsDep
 from server.problems import Forbidden, Unauthorized
 
+__all__ = [
+    "AdminUser",
+    "CurrentUser",
+    "PatientUser",
+    "Principal",
+    "RadiologistUser",
+    "StaffUser",
+    "current_principal",
+    "require_roles",
+]
+
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/login")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The signed-in caller of one request."""
-
-    user_id: int
-    username: str
-    role: Role
-    token_id: int
-    client_addr: str | None
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(
-            user_id=self.user_id,
-            username=self.username,
-            role=str(self.role),
-            client_addr=self.client_addr,
-        )
 
 
 def current_principal(

@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.accounts import totp
-from server.accounts.deps import Principal
 from server.accounts.models import ApiToken, Role, User
 from server.accounts.passwords import hash_password, needs_rehash, verify_dummy, verify_password
+from server.accounts.principal import Principal
 from server.accounts.rules import (
     FailureState,
     LockoutPolicy,
@@ -111,7 +111,7 @@ def _create_user(
     settings: Settings,
     now: datetime,
 ) -> NewUser:
-    username, email, full_name = normalise_username(username), normalise_email(email), full_name
+    username, email = normalise_username(username), normalise_email(email)
     full_name = full_name.strip()
     errors = _account_errors(
         username=username, email=email, full_name=full_name, password=password, settings=settings
@@ -233,9 +233,10 @@ def login(
         user = session.scalars(select(User).where(User.username == name).with_for_update()).first()
     if user is None:
         verify_dummy(password)
+        attempted = username if is_storable(username) else repr(username)
         record_event(
             session,
-            actor=Actor(username=username[:64], client_addr=client_addr),
+            actor=Actor(username=attempted[:64], client_addr=client_addr),
             action="auth.login",
             outcome=Outcome.FAILURE,
             detail="unknown-user",
@@ -244,36 +245,20 @@ def login(
         raise Unauthorized(LOGIN_REFUSED)
 
     password_ok = verify_password(user.password_hash, password)
-    state = FailureState(
-        count=user.failed_login_count,
-        first_at=user.first_failed_login_at,
-        locked_until=user.locked_until,
-    )
+    state = _failure_state(user)
     step: int | None = None
-    reason = None
     if state.is_locked(now):
-        reason = "locked"
+        reason: str | None = "locked"
     elif not user.is_active:
         reason = "disabled"
     elif not password_ok:
         reason = "wrong-password"
-    elif user.role.requires_totp or user.totp_enabled:
-        if not user.totp_enabled or user.totp_secret is None:
-            reason = "totp-not-enrolled"
-        elif not totp_code:
-            reason = "code-missing"
-        else:
-            step = totp.matching_step(
-                user.totp_secret, totp_code, now=now, last_step=user.totp_last_counter
-            )
-            reason = None if step is not None else "wrong-code"
+    else:
+        reason, step = _second_factor(user, totp_code, now=now)
 
     actor = _user_actor(user, client_addr)
     if reason is not None:
-        after = after_failure(state, now=now, policy=LockoutPolicy.from_settings(settings))
-        user.failed_login_count, user.first_failed_login_at = after.count, after.first_at
-        if after.locked_until != state.locked_until:
-            user.locked_until = after.locked_until
+        if _count_failure(user, state, now=now, settings=settings):
             reason += "; account locked"
         record_event(
             session,
@@ -296,6 +281,34 @@ def login(
     record_event(session, actor=actor, action="auth.login", object_type="user", object_id=user.id)
     session.commit()
     return LoginResult(token=token, expires_at=row.expires_at, user=user)
+
+
+def _failure_state(user: User) -> FailureState:
+    return FailureState(
+        count=user.failed_login_count,
+        first_at=user.first_failed_login_at,
+        locked_until=user.locked_until,
+    )
+
+
+def _count_failure(user: User, state: FailureState, *, now: datetime, settings: Settings) -> bool:
+    """Record one more failed attempt on ``user``; True when it locked the account."""
+    after = after_failure(state, now=now, policy=LockoutPolicy.from_settings(settings))
+    user.failed_login_count, user.first_failed_login_at = after.count, after.first_at
+    user.locked_until = after.locked_until
+    return after.locked_until != state.locked_until
+
+
+def _second_factor(user: User, code: str | None, *, now: datetime) -> tuple[str | None, int | None]:
+    """(why the login is refused or None, the TOTP step to remember) for a right password."""
+    if not (user.role.requires_totp or user.totp_enabled):
+        return None, None
+    if not user.totp_enabled or user.totp_secret is None:
+        return "totp-not-enrolled", None
+    if not code:
+        return "code-missing", None
+    step = totp.matching_step(user.totp_secret, code, now=now, last_step=user.totp_last_counter)
+    return (None, step) if step is not None else ("wrong-code", None)
 
 
 def logout(session: Session, *, principal: Principal, now: datetime | None = None) -> None:
@@ -344,15 +357,9 @@ def change_password(
     """
     now = now or utcnow()
     user = get_user(session, user_id=principal.user_id)
-    state = FailureState(
-        count=user.failed_login_count,
-        first_at=user.first_failed_login_at,
-        locked_until=user.locked_until,
-    )
+    state = _failure_state(user)
     if not verify_password(user.password_hash, old_password) or state.is_locked(now):
-        after = after_failure(state, now=now, policy=LockoutPolicy.from_settings(settings))
-        user.failed_login_count, user.first_failed_login_at = after.count, after.first_at
-        user.locked_until = after.locked_until
+        _count_failure(user, state, now=now, settings=settings)
         record_event(
             session,
             actor=principal.actor,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.accounts.models import Role
-from server.cases.models import Case
+from server.cases.models import Case, is_case_id
 from server.problems import NotFound
 
 
@@ -34,6 +34,8 @@ def load_case_for(
     A patient sees their own cases, a radiologist the cases assigned to them, an admin all.
     ``for_update`` locks the row (``SELECT ... FOR UPDATE`` on PostgreSQL).
     """
+    if not is_case_id(case_id):
+        raise NotFound("No such case among yours.", field="case_id")
     query = select(Case).where(Case.id == case_id)
     if principal.role is Role.PATIENT:
         query = query.where(Case.patient_user_id == principal.user_id)

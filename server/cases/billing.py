@@ -69,8 +69,9 @@ def record_payment(
     settings: Settings | None = None,
 ) -> Payment:
     """Record money received for a private case; readiness is re-checked. Caller commits."""
-    from server.cases.service import evaluate_readiness
+    from server.cases.service import evaluate_readiness, lock_row
 
+    lock_row(session, case)
     if case.coverage is not Coverage.PRIVATE:
         raise Conflict("Nothing is owed for this case.", field="amount")
     if case.status not in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date, datetime
 from enum import StrEnum
@@ -23,6 +24,14 @@ from server.db import Base, utcnow
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CASE_ID_PREFIX = "RR-"
 CASE_ID_LENGTH = 8
+
+
+_CASE_ID = re.compile(rf"^{CASE_ID_PREFIX}[{CROCKFORD}]{{{CASE_ID_LENGTH}}}$")
+
+
+def is_case_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a case id (cheap check before any query)."""
+    return bool(_CASE_ID.match(text))
 
 
 def new_case_id() -> str:

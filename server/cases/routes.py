@@ -16,15 +16,15 @@ from server.accounts.deps import (
     CurrentUser,
     PatientUser,
     Principal,
-    RadiologistUser,
     require_roles,
 )
 from server.accounts.models import Role
 from server.audit.service import record_event
-from server.cases import billing, reading, rules, service
+from server.cases import billing, management, referrals, rules, service
 from server.cases.access import load_case_for
 from server.cases.models import Case, ReferralSource
 from server.cases.receipts import receipt_pdf
+from server.cases.routes_reading import router as reading_router
 from server.cases.schemas import (
     CaseCreate,
     CaseRead,
@@ -32,25 +32,22 @@ from server.cases.schemas import (
     CaseUpdate,
     InvoiceRead,
     PatientDetailsRead,
-    ReadingCase,
-    ReadingLockRead,
     ReferralRead,
     Requirements,
     TransitionRead,
-    WorklistItem,
 )
 from server.config import Settings
 from server.deps import BlobStoreDep, SessionDep, SettingsDep
-from server.problems import PayloadTooLarge, UnsupportedMediaType
+from server.problems import PayloadTooLarge, UnsupportedMediaType, problem_responses
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], responses=problem_responses(401, 403, 404, 409, 422))
 
 PatientOrAdmin = Annotated[Principal, Depends(require_roles(Role.PATIENT, Role.ADMIN))]
 
 
 def case_read(case: Case, *, settings: Settings) -> CaseRead:
     """The patient's view of a case, with what it still waits for."""
-    referral = service.latest_referral(case)
+    referral = referrals.latest_referral(case)
     return CaseRead(
         id=case.id,
         status=case.status,
@@ -165,7 +162,7 @@ def cancel_case(
     case_id: str, principal: PatientUser, session: SessionDep, settings: SettingsDep
 ) -> CaseRead:
     case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
-    service.cancel_case(session, case=case, actor=principal.actor, by_patient=True)
+    management.cancel_case(session, case=case, actor=principal.actor, by_patient=True)
     session.commit()
     return case_read(case, settings=settings)
 
@@ -175,7 +172,17 @@ def get_invoice(
     case_id: str, principal: PatientOrAdmin, session: SessionDep, settings: SettingsDep
 ) -> InvoiceRead:
     case = load_case_for(session, principal=principal, case_id=case_id)
-    return billing.invoice_for(case, settings=settings)
+    invoice = billing.invoice_for(case, settings=settings)
+    record_event(
+        session,
+        actor=principal.actor,
+        action="case.invoice",
+        object_type="case",
+        object_id=case.id,
+        case_id=case.id,
+    )
+    session.commit()
+    return invoice
 
 
 @router.get(
@@ -238,7 +245,13 @@ async def _spool_body(request: Request, *, max_bytes: int) -> Path:
     "/cases/{case_id}/referral",
     status_code=201,
     summary="Upload the referral letter (the PDF as the request body)",
-    openapi_extra={"requestBody": {"content": {"application/pdf": {}}, "required": True}},
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "required": True,
+        }
+    },
+    responses=problem_responses(413, 415),
 )
 async def put_referral(
     case_id: str,
@@ -268,12 +281,12 @@ def _store_referral(
     blobs: BlobStoreDep,
     settings: Settings,
 ) -> ReferralRead:
-    problem = service.referral_problem(path, max_bytes=settings.referral_max_bytes)
+    problem = referrals.referral_problem(path, max_bytes=settings.referral_max_bytes)
     if problem is not None:
         raise UnsupportedMediaType(problem, field="referral")
     case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
     ref = blobs.put_file(path)
-    referral = service.attach_referral(
+    referral = referrals.attach_referral(
         session,
         case=case,
         sha256=ref.sha256,
@@ -291,61 +304,4 @@ def _store_referral(
     )
 
 
-# --------------------------------------------------------------------------- radiologists
-
-
-@router.get("/worklist", tags=["worklist"], summary="The caller's assigned cases")
-def get_worklist(principal: RadiologistUser, session: SessionDep) -> list[WorklistItem]:
-    items = reading.worklist(session, radiologist_id=principal.user_id)
-    record_event(
-        session, actor=principal.actor, action="worklist.read", detail=f"{len(items)} cases"
-    )
-    session.commit()
-    return items
-
-
-@router.post("/cases/{case_id}/open", tags=["worklist"], summary="Start reading: take the lock")
-def open_case(
-    case_id: str, principal: RadiologistUser, session: SessionDep, settings: SettingsDep
-) -> ReadingLockRead:
-    case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
-    lock = reading.open_case(
-        session,
-        case=case,
-        radiologist_id=principal.user_id,
-        actor=principal.actor,
-        lock_minutes=settings.reading_lock_minutes,
-    )
-    session.commit()
-    return lock
-
-
-@router.post("/cases/{case_id}/heartbeat", tags=["worklist"], summary="Renew the reading lock")
-def heartbeat(
-    case_id: str, principal: RadiologistUser, session: SessionDep, settings: SettingsDep
-) -> ReadingLockRead:
-    case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
-    lock = reading.heartbeat(
-        session,
-        case=case,
-        radiologist_id=principal.user_id,
-        lock_minutes=settings.reading_lock_minutes,
-    )
-    session.commit()
-    return lock
-
-
-@router.get("/cases/{case_id}/reading", tags=["worklist"], summary="Everything to read the case")
-def get_reading(case_id: str, principal: RadiologistUser, session: SessionDep) -> ReadingCase:
-    case = load_case_for(session, principal=principal, case_id=case_id)
-    view = reading.reading_view(case, radiologist_id=principal.user_id)
-    record_event(
-        session,
-        actor=principal.actor,
-        action="case.read_full",
-        object_type="case",
-        object_id=case.id,
-        case_id=case.id,
-    )
-    session.commit()
-    return view
+router.include_router(reading_router)

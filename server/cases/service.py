@@ -6,15 +6,12 @@ leaves the commit to its caller's single boundary (a route or a CLI command).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.accounts.models import Role, User
 from server.audit.service import Actor, record_event
 from server.cases import rules
 from server.cases.assignment import auto_assign
@@ -22,15 +19,12 @@ from server.cases.models import (
     DETAIL_FIELDS,
     Case,
     CaseEvent,
-    CasePriority,
     CaseStatus,
     Coverage,
-    Referral,
-    ReferralSource,
 )
 from server.config import Settings, get_settings
 from server.db import utcnow
-from server.problems import Conflict, FieldError, Invalid, NotFound
+from server.problems import Conflict, Invalid
 
 #: The timestamp column each status sets when the case enters it.
 _ENTERED_AT = {
@@ -42,6 +36,14 @@ _ENTERED_AT = {
     CaseStatus.REJECTED: "closed_at",
     CaseStatus.CANCELLED: "closed_at",
 }
+
+
+def lock_row(session: Session, case: Case) -> Case:
+    """Re-read ``case`` with its row locked (``FOR UPDATE``), so that readiness and
+    assignment decide on the latest committed state. Pending changes are flushed first."""
+    session.flush()
+    session.refresh(case, with_for_update=True)
+    return case
 
 
 def transition(
@@ -249,6 +251,7 @@ def record_images_accepted(
 ) -> Case:
     """Imaging tells the case that ``image_count`` images (in total) of the study are in;
     readiness is re-evaluated. The caller commits."""
+    lock_row(session, case)
     if case.status not in (CaseStatus.DRAFT, CaseStatus.SUBMITTED, CaseStatus.READY):
         raise Conflict(f"The case is {case.status}; images can no longer be added.", field="status")
     now = utcnow()
@@ -270,193 +273,4 @@ def record_images_accepted(
         detail=f"{image_count} images",
     )
     evaluate_readiness(session, case=case, actor=actor, now=now, settings=settings)
-    return case
-
-
-# --------------------------------------------------------------------------- referral
-
-
-def referral_problem(path: Path, *, max_bytes: int) -> str | None:
-    """Why a file is not an acceptable referral PDF (checked by content), or ``None``."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    size = path.stat().st_size
-    if size > max_bytes:
-        return f"The file is larger than {max_bytes // (1024 * 1024)} MB."
-    with path.open("rb") as handle:
-        if handle.read(5) != b"%PDF-":
-            return "The referral must be a PDF file."
-    try:
-        reader = PdfReader(str(path))
-        if len(reader.pages) < 1:
-            return "The PDF has no pages."
-    except (PyPdfError, ValueError, OSError, KeyError, TypeError):
-        return "The PDF cannot be read; it may be damaged."
-    return None
-
-
-def _referral_allowed(case: Case) -> None:
-    if case.status not in (CaseStatus.DRAFT, CaseStatus.SUBMITTED, CaseStatus.READY):
-        raise Conflict(
-            f"The case is {case.status}; the referral can no longer change.", field="status"
-        )
-
-
-def attach_referral(
-    session: Session,
-    *,
-    case: Case,
-    sha256: str | None,
-    size: int | None,
-    source: ReferralSource,
-    actor: Actor,
-    received_at: datetime | None = None,
-) -> Referral:
-    """Record a referral (already stored in the blob store, or a paper fax) and re-check
-    readiness. The caller commits."""
-    _referral_allowed(case)
-    referral = Referral(
-        case_id=case.id,
-        source=source,
-        sha256=sha256,
-        size=size,
-        received_at=received_at or utcnow(),
-        recorded_by=actor.username,
-    )
-    session.add(referral)
-    case.referrals.append(referral)
-    session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="case.referral",
-        object_type="referral",
-        object_id=referral.id,
-        case_id=case.id,
-        detail=source.value,
-    )
-    evaluate_readiness(session, case=case, actor=actor)
-    return referral
-
-
-def latest_referral(case: Case) -> Referral | None:
-    return case.referrals[-1] if case.referrals else None
-
-
-# --------------------------------------------------------------------------- admin actions
-
-
-def get_case(session: Session, *, case_id: str, for_update: bool = False) -> Case:
-    """Any case by id (admin console)."""
-    query = select(Case).where(Case.id == case_id.strip().upper())
-    if for_update:
-        query = query.with_for_update()
-    case = session.scalars(query).first()
-    if case is None:
-        raise NotFound(f"no case {case_id}", field="case_id")
-    return case
-
-
-def reject_case(session: Session, *, case: Case, reason: str, actor: Actor) -> Case:
-    """Reject with a reason the patient will see."""
-    reason = " ".join(reason.split())
-    if not reason:
-        raise Invalid.from_errors([FieldError("reason", "Give the patient a reason.")])
-    transition(session, case=case, to=CaseStatus.REJECTED, actor=actor, note=reason)
-    case.rejection_reason = reason[:500]
-    case.lock_holder_id = case.lock_expires_at = None
-    return case
-
-
-def cancel_case(
-    session: Session,
-    *,
-    case: Case,
-    actor: Actor,
-    reason: str | None = None,
-    by_patient: bool = False,
-) -> Case:
-    """Cancel the case; a patient may do so only before a radiologist has it."""
-    if by_patient and case.status not in rules.PATIENT_CANCELLABLE:
-        raise Conflict(f"The case is {case.status}; ask us to cancel it instead.", field="status")
-    transition(session, case=case, to=CaseStatus.CANCELLED, actor=actor, note=reason)
-    case.lock_holder_id = case.lock_expires_at = None
-    return case
-
-
-def find_user(session: Session, *, who: str) -> User:
-    """A user by username or numeric id."""
-    query = (
-        select(User).where(User.id == int(who))
-        if who.isdigit()
-        else select(User).where(User.username == who)
-    )
-    user = session.scalars(query).first()
-    if user is None:
-        raise NotFound(f"no user {who}", field="user")
-    return user
-
-
-def reassign_case(session: Session, *, case: Case, radiologist: User, actor: Actor) -> Case:
-    """Give the case to ``radiologist`` (ready, assigned or reading). A live reading lock
-    of the previous radiologist stays until it expires."""
-    if radiologist.role is not Role.RADIOLOGIST or not radiologist.is_active:
-        raise Conflict(f"{radiologist.username} is not an active radiologist.", field="to")
-    if case.status is CaseStatus.READY:
-        case.assigned_radiologist_id, case.assigned_at = radiologist.id, utcnow()
-        transition(
-            session,
-            case=case,
-            to=CaseStatus.ASSIGNED,
-            actor=actor,
-            note=f"to user {radiologist.id}",
-        )
-        return case
-    if case.status not in rules.REASSIGNABLE:
-        raise Conflict(f"A {case.status} case cannot be assigned.", field="status")
-    if case.assigned_radiologist_id == radiologist.id:
-        raise Conflict(f"The case is already assigned to {radiologist.username}.", field="to")
-    previous = case.assigned_radiologist_id
-    case.assigned_radiologist_id, case.assigned_at = radiologist.id, utcnow()
-    record_event(
-        session,
-        actor=actor,
-        action="case.reassign",
-        object_type="case",
-        object_id=case.id,
-        case_id=case.id,
-        detail=f"user {previous} -> user {radiologist.id}",
-    )
-    return case
-
-
-def cases_by_status(
-    session: Session,
-    *,
-    statuses: Sequence[CaseStatus] | None = None,
-    overdue_at: datetime | None = None,
-) -> list[Case]:
-    """Cases for the console: by status, or open past their due time at ``overdue_at``."""
-    query = select(Case).order_by(Case.due_at.is_(None), Case.due_at, Case.created_at)
-    if statuses:
-        query = query.where(Case.status.in_(statuses))
-    if overdue_at is not None:
-        query = query.where(Case.status.in_(rules.CLOCK_RUNNING), Case.due_at < overdue_at)
-    return list(session.scalars(query))
-
-
-def set_priority(session: Session, *, case: Case, priority: CasePriority, actor: Actor) -> Case:
-    if case.status not in rules.OPEN_STATUSES:
-        raise Conflict(f"A {case.status} case has no priority to change.", field="status")
-    case.priority = priority
-    record_event(
-        session,
-        actor=actor,
-        action="case.priority",
-        object_type="case",
-        object_id=case.id,
-        case_id=case.id,
-        detail=priority.value,
-    )
     return case

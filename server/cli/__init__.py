@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from server.cli import audit, case, db, radiologist, serve, user
+from server.cli import audit, case, db, demo, imaging, radiologist, serve, user
 from server.cli.context import CliError
 
-_GROUPS = (db, serve, user, audit, case, radiologist)
+_GROUPS = (db, serve, user, audit, case, radiologist, imaging, demo)
 
 
 class _Parser(argparse.ArgumentParser):

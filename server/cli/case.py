@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from server.accounts.models import User
 from server.audit.models import AuditEvent
 from server.audit.service import record_event
-from server.cases import billing, rules, service
+from server.cases import billing, management, referrals, rules, service
 from server.cases.assignment import assign_ready_cases
 from server.cases.models import CasePriority, CaseStatus, PaymentMethod, ReferralSource
 from server.cli.context import CONSOLE_ACTOR, CliError, db_session, settings
@@ -109,7 +109,7 @@ def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
 def run_list(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with db_session() as session:
-        cases = service.cases_by_status(
+        cases = management.cases_by_status(
             session, statuses=args.status, overdue_at=now if args.overdue else None
         )
         names = _usernames(session, {c.assigned_radiologist_id for c in cases} - {None})
@@ -137,7 +137,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     with db_session() as session:
-        case = service.get_case(session, case_id=args.case_id)
+        case = management.get_case(session, case_id=args.case_id)
         record_event(
             session,
             actor=CONSOLE_ACTOR,
@@ -194,7 +194,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_payment(args: argparse.Namespace) -> int:
     with db_session() as session:
-        case = service.get_case(session, case_id=args.case_id, for_update=True)
+        case = management.get_case(session, case_id=args.case_id, for_update=True)
         payment = billing.record_payment(
             session,
             case=case,
@@ -219,7 +219,7 @@ def run_referral(args: argparse.Namespace) -> int:
         config = settings()
         if not args.file.is_file():
             raise CliError(f"no file {args.file}")
-        problem = service.referral_problem(args.file, max_bytes=config.referral_max_bytes)
+        problem = referrals.referral_problem(args.file, max_bytes=config.referral_max_bytes)
         if problem is not None:
             raise CliError(f"{args.file}: {problem}")
         from server.app import open_blob_store
@@ -227,8 +227,8 @@ def run_referral(args: argparse.Namespace) -> int:
         ref = open_blob_store(config).put_file(args.file)
         sha256, size = ref.sha256, ref.size
     with db_session() as session:
-        case = service.get_case(session, case_id=args.case_id, for_update=True)
-        service.attach_referral(
+        case = management.get_case(session, case_id=args.case_id, for_update=True)
+        referrals.attach_referral(
             session,
             case=case,
             sha256=sha256,
@@ -243,9 +243,9 @@ def run_referral(args: argparse.Namespace) -> int:
 
 def run_assign(args: argparse.Namespace) -> int:
     with db_session() as session:
-        case = service.get_case(session, case_id=args.case_id, for_update=True)
-        radiologist = service.find_user(session, who=args.to)
-        service.reassign_case(session, case=case, radiologist=radiologist, actor=CONSOLE_ACTOR)
+        case = management.get_case(session, case_id=args.case_id, for_update=True)
+        radiologist = management.find_user(session, who=args.to)
+        management.reassign_case(session, case=case, radiologist=radiologist, actor=CONSOLE_ACTOR)
         session.commit()
         print(f"{case.id} assigned to {radiologist.username}; case is {case.status.value}")
     return 0
@@ -255,7 +255,7 @@ def run_assign_ready(_args: argparse.Namespace) -> int:
     with db_session() as session:
         assigned = assign_ready_cases(session, actor=CONSOLE_ACTOR)
         session.commit()
-        waiting = service.cases_by_status(session, statuses=[CaseStatus.READY])
+        waiting = management.cases_by_status(session, statuses=[CaseStatus.READY])
     print(f"assigned {len(assigned)} case(s); {len(waiting)} still waiting")
     for case_id in assigned:
         print(f"  {case_id}")
@@ -264,8 +264,8 @@ def run_assign_ready(_args: argparse.Namespace) -> int:
 
 def run_reject(args: argparse.Namespace) -> int:
     with db_session() as session:
-        case = service.get_case(session, case_id=args.case_id, for_update=True)
-        service.reject_case(session, case=case, reason=args.reason, actor=CONSOLE_ACTOR)
+        case = management.get_case(session, case_id=args.case_id, for_update=True)
+        management.reject_case(session, case=case, reason=args.reason, actor=CONSOLE_ACTOR)
         session.commit()
         print(f"{case.id} rejected")
     return 0
@@ -273,8 +273,8 @@ def run_reject(args: argparse.Namespace) -> int:
 
 def run_cancel(args: argparse.Namespace) -> int:
     with db_session() as session:
-        case = service.get_case(session, case_id=args.case_id, for_update=True)
-        service.cancel_case(session, case=case, reason=args.reason, actor=CONSOLE_ACTOR)
+        case = management.get_case(session, case_id=args.case_id, for_update=True)
+        management.cancel_case(session, case=case, reason=args.reason, actor=CONSOLE_ACTOR)
         session.commit()
         print(f"{case.id} cancelled")
     return 0
@@ -282,8 +282,8 @@ def run_cancel(args: argparse.Namespace) -> int:
 
 def run_priority(args: argparse.Namespace) -> int:
     with db_session() as session:
-        case = service.get_case(session, case_id=args.case_id, for_update=True)
-        service.set_priority(session, case=case, priority=args.priority, actor=CONSOLE_ACTOR)
+        case = management.get_case(session, case_id=args.case_id, for_update=True)
+        management.set_priority(session, case=case, priority=args.priority, actor=CONSOLE_ACTOR)
         session.commit()
         print(f"{case.id} is {case.priority.value}")
     return 0

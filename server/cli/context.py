@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from server.audit.service import Actor
@@ -43,7 +43,7 @@ def db_session() -> Iterator[Session]:
     except Problem as problem:
         session.rollback()
         raise CliError(problem.detail) from None
-    except OperationalError as error:
+    except (OperationalError, ProgrammingError) as error:
         session.rollback()
         raise CliError(
             f"cannot use the database ({type(error.orig).__name__}); "

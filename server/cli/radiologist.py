@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from server.cases import radiologists, service
+from server.cases import management, radiologists
 from server.cases.models import Subspecialty
 from server.cli.case import print_table
 from server.cli.context import CONSOLE_ACTOR, db_session
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_set(args: argparse.Namespace) -> int:
     with db_session() as session:
-        user = service.find_user(session, who=args.user)
+        user = management.find_user(session, who=args.user)
         profile = radiologists.set_profile(
             session,
             user=user,

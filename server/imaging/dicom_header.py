@@ -118,6 +118,8 @@ def _read(path: Path) -> Header:
         transfer_syntax = str(meta.get("TransferSyntaxUID", "") or "")
     except Exception as error:  # pydicom raises many types on bad bytes
         raise HeaderError(RefusalReason.UNREADABLE, type(error).__name__) from None
+    if str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
+        raise HeaderError(RefusalReason.DICOMDIR)
     if transfer_syntax == DEFLATED_TRANSFER_SYNTAX:
         _check_inflated(path, data_set_start)
     try:

@@ -45,7 +45,17 @@ from server.imaging.unpack import Candidate
 from server.imaging.verdicts import CasePatient, Decision, decide, duplicate_verdict, message_for
 from server.storage import BlobStore
 
-__all__ = ["BATCH_SIZE", "FileOutcome", "IngestResult", "ingest_candidates", "submission_day"]
+__all__ = [
+    "BATCH_SIZE",
+    "FileOutcome",
+    "Index",
+    "IngestResult",
+    "Judged",
+    "ingest_candidates",
+    "judge_candidate",
+    "submission_day",
+    "tell_case",
+]
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 64
@@ -80,7 +90,7 @@ class IngestResult:
 
 
 @dataclass
-class _Judged:
+class Judged:
     candidate: Candidate
     outcome: FileOutcome
     header: Header | None = None
@@ -127,7 +137,9 @@ def ingest_candidates(
     for batch in _batches(candidates, batch_size):
         try:
             judged = [
-                _judge(c, patient=patient, day=day, settings=settings, expected=expected_study_uid)
+                judge_candidate(
+                    c, patient=patient, day=day, settings=settings, expected=expected_study_uid
+                )
                 for c in batch
             ]
             _commit_batch(
@@ -156,17 +168,18 @@ def _batches(items: Iterable[Candidate], size: int) -> Iterator[list[Candidate]]
         yield batch
 
 
-def _judge(
+def judge_candidate(
     candidate: Candidate,
     *,
     patient: CasePatient,
     day: date,
     settings: Settings,
     expected: str | None,
-) -> _Judged:
+) -> Judged:
+    """Parse and judge one candidate without the database (never raises on bad bytes)."""
     outcome = FileOutcome(candidate.name, candidate.verdict or Verdict.REFUSED, candidate.reason)
     if candidate.verdict is not None or candidate.path is None:
-        return _Judged(candidate, outcome)
+        return Judged(candidate, outcome)
     try:
         header = read_header(candidate.path)
     except HeaderError as error:
@@ -175,7 +188,7 @@ def _judge(
             (Verdict.SKIPPED if skip else Verdict.REFUSED),
             error.reason,
         )
-        return _Judged(candidate, outcome)
+        return Judged(candidate, outcome)
     outcome.sop_class_uid = header.sop_class_uid
     outcome.sop_instance_uid = header.sop_instance_uid
     outcome.study_instance_uid = header.study_instance_uid
@@ -188,7 +201,7 @@ def _judge(
         decision.reason,
         decision.message,
     )
-    judged = _Judged(candidate, outcome, header, decision)
+    judged = Judged(candidate, outcome, header, decision)
     if decision.verdict is Verdict.STORED or decision.hold_for_review:
         judged.sha256, judged.size = _digest(candidate.path)
     return judged
@@ -207,7 +220,7 @@ def _commit_batch(
     session: Session,
     *,
     case_id: str,
-    judged: list[_Judged],
+    judged: list[Judged],
     blobs: BlobStore,
     settings: Settings,
     actor: Actor,
@@ -218,7 +231,7 @@ def _commit_batch(
         case = session.scalars(select(Case).where(Case.id == case_id).with_for_update()).one()
         accepting = case.status in ACCEPTING
         existing = _existing_instances(session, case_id, judged)
-        index = _Index(session, case_id)
+        index = Index(session, case_id)
         stored_images = 0
         for item in judged:
             if item.header is None or item.decision is None or item.sha256 is None:
@@ -247,7 +260,7 @@ def _commit_batch(
             _record_verdicts(session, upload_id=upload_id, judged=judged, first_seq=first_seq)
             _count_on_upload(session, upload_id, counts)
         if stored_images:
-            _tell_case(session, case=case, actor=actor, settings=settings)
+            tell_case(session, case=case, actor=actor, settings=settings)
         record_event(
             session,
             actor=actor,
@@ -263,7 +276,7 @@ def _commit_batch(
         raise
 
 
-def _existing_instances(session: Session, case_id: str, judged: list[_Judged]) -> dict[str, str]:
+def _existing_instances(session: Session, case_id: str, judged: list[Judged]) -> dict[str, str]:
     uids = sorted({j.header.sop_instance_uid for j in judged if j.header is not None})
     found: dict[str, str] = {}
     for start in range(0, len(uids), 500):
@@ -277,7 +290,7 @@ def _existing_instances(session: Session, case_id: str, judged: list[_Judged]) -
     return found
 
 
-def _put(blobs: BlobStore, item: _Judged) -> bool:
+def _put(blobs: BlobStore, item: Judged) -> bool:
     assert item.candidate.path is not None
     try:
         blobs.put_file(item.candidate.path)
@@ -289,7 +302,7 @@ def _put(blobs: BlobStore, item: _Judged) -> bool:
 
 
 def _hold(
-    session: Session, *, case_id: str, item: _Judged, blobs: BlobStore, upload_id: str | None
+    session: Session, *, case_id: str, item: Judged, blobs: BlobStore, upload_id: str | None
 ) -> None:
     """Keep a different patient's object aside for an admin (never in the case's index)."""
     header = item.header
@@ -322,7 +335,7 @@ def _hold(
     )
 
 
-class _Index:
+class Index:
     """Study / Series rows of one case, created on first sight within the transaction."""
 
     def __init__(self, session: Session, case_id: str) -> None:
@@ -389,7 +402,7 @@ class _Index:
             self.series[key] = row
         return self.series[key]
 
-    def add(self, item: _Judged, *, upload_id: str | None) -> Instance:
+    def add(self, item: Judged, *, upload_id: str | None) -> Instance:
         header, decision = item.header, item.decision
         assert header is not None
         assert decision is not None
@@ -420,7 +433,7 @@ class _Index:
 
 
 def _record_verdicts(
-    session: Session, *, upload_id: str, judged: list[_Judged], first_seq: int
+    session: Session, *, upload_id: str, judged: list[Judged], first_seq: int
 ) -> None:
     for offset, item in enumerate(judged):
         session.add(
@@ -445,7 +458,7 @@ def _count_on_upload(session: Session, upload_id: str, counts: Counter[Verdict])
     upload.skipped_count += counts.get(Verdict.SKIPPED, 0)
 
 
-def _tell_case(session: Session, *, case: Case, actor: Actor, settings: Settings) -> None:
+def tell_case(session: Session, *, case: Case, actor: Actor, settings: Settings) -> None:
     """Totals over the case's index, and the main study's description, to the cases service."""
     session.flush()
     image_count = session.scalar(

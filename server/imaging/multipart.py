@@ -8,7 +8,7 @@ and encode parts as a stream of bytes (:func:`multipart_stream`).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pydicom.uid import UID
@@ -25,9 +25,11 @@ __all__ = [
     "bulk_media_type",
     "is_native",
     "multipart_content_type",
+    "multipart_length",
     "multipart_stream",
     "negotiate_frames",
     "negotiate_instance",
+    "new_boundary",
     "parse_accept",
 ]
 
@@ -239,11 +241,19 @@ def negotiate_frames(accept: Iterable[MediaRange], stored_syntax: str) -> Choice
 
 @dataclass(frozen=True)
 class Part:
-    """One body part: its content type, an optional Content-Location, its bytes in chunks."""
+    """One body part: its content type, an optional Content-Location, its bytes in chunks,
+    and their total ``size`` when known in advance (for a ``Content-Length``)."""
 
     content_type: str
     chunks: Iterable[bytes]
     location: str | None = None
+    size: int | None = None
+
+    def head(self, boundary: str) -> bytes:
+        text = f"--{boundary}\r\nContent-Type: {self.content_type}\r\n"
+        if self.location:
+            text += f"Content-Location: {self.location}\r\n"
+        return (text + "\r\n").encode("ascii")
 
 
 def new_boundary() -> str:
@@ -260,15 +270,32 @@ def multipart_content_type(
     return value
 
 
-def multipart_stream(parts: Iterable[Part], boundary: str) -> Iterator[bytes]:
-    """The multipart body, one part at a time, never whole in memory (RFC 2046 §5.1)."""
+def _closing(boundary: str) -> bytes:
+    return f"--{boundary}--\r\n".encode("ascii")
+
+
+def multipart_length(parts: Sequence[Part], boundary: str) -> int | None:
+    """The exact length of :func:`multipart_stream` of ``parts``, if every size is known."""
+    total = len(_closing(boundary))
     for part in parts:
-        head = f"--{boundary}\r\nContent-Type: {part.content_type}\r\n"
-        if part.location:
-            head += f"Content-Location: {part.location}\r\n"
-        yield (head + "\r\n").encode("ascii")
+        if part.size is None:
+            return None
+        total += len(part.head(boundary)) + part.size + 2
+    return total
+
+
+def multipart_stream(parts: Iterable[Part], boundary: str) -> Iterator[bytes]:
+    """The multipart body, one part at a time, never whole in memory (RFC 2046 §5.1).
+
+    Delimiters and headers ride with the next chunk of content, so a part of one chunk
+    is one write (fewer hops between the event loop and the worker thread).
+    """
+    pending = b""
+    for part in parts:
+        pending += part.head(boundary)
         for chunk in part.chunks:
             if chunk:
-                yield chunk
-        yield b"\r\n"
-    yield f"--{boundary}--\r\n".encode("ascii")
+                yield pending + chunk if pending else chunk
+                pending = b""
+        pending += b"\r\n"
+    yield pending + _closing(boundary)

@@ -16,7 +16,14 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from server.imaging.dicom_json import DicomJson, make_element, project, tag_of, vr_of
+from server.imaging.dicom_json import (
+    DicomJson,
+    make_element,
+    project,
+    strip_bulk_data,
+    tag_of,
+    vr_of,
+)
 from server.problems import BadRequest
 
 __all__ = [
@@ -321,10 +328,11 @@ def parse_search(params: Iterable[tuple[str, str]], *, max_limit: int = MAX_LIMI
 
 
 def result(record: Mapping[str, Any], query: SearchQuery, default: Iterable[str]) -> DicomJson:
-    """One search answer: ``record`` cut to the return attributes (or whole with
-    ``includefield=all``); attributes asked for but absent come back empty (§10.6.3.3)."""
+    """One search answer: ``record`` cut to the return attributes (or whole, less bulk
+    data, with ``includefield=all``); attributes asked for but absent come back empty
+    (§10.6.3.3)."""
     if query.include_all:
-        return dict(sorted(record.items()))
+        return dict(sorted(strip_bulk_data(record).items()))
     tags = query.return_tags(default)
     out = project(record, tags)
     for tag in tags - out.keys():

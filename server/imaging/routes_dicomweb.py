@@ -25,6 +25,7 @@ from server.imaging.multipart import (
     NotAcceptable,
     Part,
     multipart_content_type,
+    multipart_length,
     multipart_stream,
     negotiate_frames,
     negotiate_instance,
@@ -106,13 +107,27 @@ def _search(
 
 def _instance_parts(
     store: BlobStore, located: wado.Located, location: Callable[..., str]
-) -> Iterator[Part]:
-    for inst in located.instances:
-        yield Part(
+) -> list[Part]:
+    """One part per instance; each blob is opened only when its turn comes to stream."""
+    return [
+        Part(
             content_type=f"application/dicom; transfer-syntax={inst.transfer_syntax_uid}",
-            chunks=store.iter_chunks(inst.blob_sha256),
+            chunks=_LazyChunks(store, inst.blob_sha256),
             location=location(inst.study_uid, inst.series_uid, inst.sop_uid),
+            size=inst.size,
         )
+        for inst in located.instances
+    ]
+
+
+class _LazyChunks:
+    """``store.iter_chunks(sha256)``, called when iterated (no file held open before)."""
+
+    def __init__(self, store: BlobStore, sha256: str) -> None:
+        self.store, self.sha256 = store, sha256
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.store.iter_chunks(self.sha256))
 
 
 def _retrieve(
@@ -136,9 +151,12 @@ def _retrieve(
     )
     boundary = new_boundary()
     parts = _instance_parts(store, located, _retrieve_url(request))
+    length = multipart_length(parts, boundary)
     return StreamingResponse(
         multipart_stream(parts, boundary),
         media_type=multipart_content_type(choice.media_type, boundary, choice.transfer_syntax),
+        # a known length spares uvicorn re-copying every chunk for chunked encoding
+        headers={"Content-Length": str(length)} if length is not None else None,
     )
 
 

@@ -248,11 +248,13 @@ def upload_delete(
 )
 def case_uploads(
     case_id: str,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentUser,
     files: bool = True,
 ) -> list[UploadRead]:
+    get_runner(request.app)  # after a restart: resumes uploads left half-ingested
     load_case_for(session, principal=principal, case_id=case_id)
     rows = uploads.list_uploads(session, case_id=case_id)
     verdicts = _verdicts_by_upload(session, [u.id for u in rows]) if files else {}

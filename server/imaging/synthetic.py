@@ -28,7 +28,7 @@ import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import Literal
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
 from pydicom.filebase import DicomFileLike
 from pydicom.fileset import FileSet
 from pydicom.sequence import Sequence as DicomSequence
@@ -49,6 +50,7 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
+    JPEGBaseline8Bit,
     JPEGLSLossless,
     JPEGLSNearLossless,
     RLELossless,
@@ -510,7 +512,7 @@ class _SeriesPlan:
     noise: float
     windows: tuple[tuple[float, float, str], ...]
     body_part: str
-    extra: dict[str, object] = field(default_factory=dict)
+    protocol: _MRProtocol | None = None
 
 
 def _ct_plans(series: Sequence[CTSeries], slices: int) -> list[_SeriesPlan]:
@@ -656,65 +658,86 @@ def make_ct_study(
     for plan in _ct_plans(kinds, slices):
         series_uid = _uid("series", ctx.study_uid, plan.number)
         if plan.kind is CTSeries.SCOUT:
-            img, dz, dx = _scout_image(phantom, rows, cols, seed)
-            stored, intercept = _stored_from_hu(img, signed=signed)
-            sop = _uid("instance", series_uid, 1)
-            ds = _base_dataset(
-                ctx,
-                sop_class=CT_IMAGE_STORAGE,
-                sop_instance=sop,
-                modality="CT",
-                series_uid=series_uid,
-                series_number=plan.number,
-                series_description=plan.description,
-                instance_number=1,
-                body_part=plan.body_part,
-            )
-            _ct_image_module(ds, kernel=plan.kernel, localizer=True)
-            ds.FrameOfReferenceUID = ctx.frame_of_reference_uid
-            ds.PositionReferenceIndicator = ""
-            ds.PatientOrientation = ["L", "F"]
-            # coronal plane: rows go feet-ward (-z), columns to patient left (+x)
-            ds.ImageOrientationPatient = ["1", "0", "0", "0", "0", "-1"]
-            top = _CT_COVERAGE_MM / 2 + 60
-            ds.ImagePositionPatient = [_ds_str(grid.origin[0]), "0", _ds_str(top)]
-            ds.PixelSpacing = [_ds_str(dz), _ds_str(dx)]
-            ds.SliceThickness = "1"
-            ds.RescaleIntercept = _ds_str(intercept)
-            ds.RescaleSlope = "1"
-            _window_tags(ds, plan.windows)
-            _set_pixels(ds, stored, signed=signed, bits_stored=16 if signed else 12)
-            out.append(ds)
+            out.append(_ct_scout(ctx, plan, series_uid, phantom, signed=signed))
             continue
         bank = _noise_bank((rows, cols), plan.noise, seed + plan.number)
-        frames = []
-        for i, z in enumerate(plan.z_positions):
-            hu = _noisy(phantom.slice(float(z)), bank, i)
-            frames.append(_stored_from_hu(hu, signed=signed))
+        frames = [
+            _stored_from_hu(_noisy(phantom.slice(float(z)), bank, i), signed=signed)
+            for i, z in enumerate(plan.z_positions)
+        ]
         if enhanced:
             out.append(_enhanced(ctx, plan, series_uid, grid, frames, signed=signed, modality="CT"))
-            continue
-        for i, ((stored, intercept), z) in enumerate(zip(frames, plan.z_positions, strict=True)):
-            sop = _uid("instance", series_uid, i + 1)
-            ds = _base_dataset(
-                ctx,
-                sop_class=CT_IMAGE_STORAGE,
-                sop_instance=sop,
-                modality="CT",
-                series_uid=series_uid,
-                series_number=plan.number,
-                series_description=plan.description,
-                instance_number=i + 1,
-                body_part=plan.body_part,
-            )
-            _ct_image_module(ds, kernel=plan.kernel, localizer=False)
-            _image_plane(ds, ctx, grid, float(z), plan.thickness)
-            ds.RescaleIntercept = _ds_str(intercept)
-            ds.RescaleSlope = "1"
-            _window_tags(ds, plan.windows)
-            _set_pixels(ds, stored, signed=signed, bits_stored=16 if signed else 12)
-            out.append(ds)
+        else:
+            out += _ct_axial(ctx, plan, series_uid, grid, frames, signed=signed)
     return [_encode(ds, ctx.transfer_syntax) for ds in out]
+
+
+def _ct_scout(
+    ctx: _StudyContext, plan: _SeriesPlan, series_uid: UID, phantom: _Phantom, *, signed: bool
+) -> Dataset:
+    """The localizer: a coronal projection image (CT Image IOD, ImageType LOCALIZER)."""
+    grid = phantom.grid
+    img, dz, dx = _scout_image(phantom, grid.rows, grid.cols, ctx.seed)
+    stored, intercept = _stored_from_hu(img, signed=signed)
+    ds = _base_dataset(
+        ctx,
+        sop_class=CT_IMAGE_STORAGE,
+        sop_instance=_uid("instance", series_uid, 1),
+        modality="CT",
+        series_uid=series_uid,
+        series_number=plan.number,
+        series_description=plan.description,
+        instance_number=1,
+        body_part=plan.body_part,
+    )
+    _ct_image_module(ds, kernel=plan.kernel, localizer=True)
+    ds.FrameOfReferenceUID = ctx.frame_of_reference_uid
+    ds.PositionReferenceIndicator = ""
+    ds.PatientOrientation = ["L", "F"]
+    # coronal plane: rows go feet-ward (-z), columns to patient left (+x)
+    ds.ImageOrientationPatient = ["1", "0", "0", "0", "0", "-1"]
+    top = _CT_COVERAGE_MM / 2 + 60
+    ds.ImagePositionPatient = [_ds_str(grid.origin[0]), "0", _ds_str(top)]
+    ds.PixelSpacing = [_ds_str(dz), _ds_str(dx)]
+    ds.SliceThickness = "1"
+    ds.RescaleIntercept = _ds_str(intercept)
+    ds.RescaleSlope = "1"
+    _window_tags(ds, plan.windows)
+    _set_pixels(ds, stored, signed=signed, bits_stored=16 if signed else 12)
+    return ds
+
+
+def _ct_axial(
+    ctx: _StudyContext,
+    plan: _SeriesPlan,
+    series_uid: UID,
+    grid: _Grid,
+    frames: Sequence[tuple[np.ndarray, int]],
+    *,
+    signed: bool,
+) -> list[Dataset]:
+    """One CT Image instance per axial slice."""
+    out = []
+    for i, ((stored, intercept), z) in enumerate(zip(frames, plan.z_positions, strict=True)):
+        ds = _base_dataset(
+            ctx,
+            sop_class=CT_IMAGE_STORAGE,
+            sop_instance=_uid("instance", series_uid, i + 1),
+            modality="CT",
+            series_uid=series_uid,
+            series_number=plan.number,
+            series_description=plan.description,
+            instance_number=i + 1,
+            body_part=plan.body_part,
+        )
+        _ct_image_module(ds, kernel=plan.kernel, localizer=False)
+        _image_plane(ds, ctx, grid, float(z), plan.thickness)
+        ds.RescaleIntercept = _ds_str(intercept)
+        ds.RescaleSlope = "1"
+        _window_tags(ds, plan.windows)
+        _set_pixels(ds, stored, signed=signed, bits_stored=16 if signed else 12)
+        out.append(ds)
+    return out
 
 
 def _context(
@@ -763,37 +786,59 @@ _MR_FOV_MM = 240.0
 _MR_COVERAGE_MM = 150.0
 
 
-def _mr_parameters(kind: MRSeries) -> dict[str, object]:
-    if kind is MRSeries.T1:
-        return {
+@dataclass(frozen=True)
+class _MRProtocol:
+    """A sequence's series number, description and MR Image module attributes."""
+
+    number: int
+    description: str
+    contrast: str
+    """AcquisitionContrast of the Enhanced MR variant (PS3.3 C.8.13.1)."""
+    attributes: dict[str, object]
+
+
+_MR_PROTOCOLS: dict[MRSeries, _MRProtocol] = {
+    MRSeries.T1: _MRProtocol(
+        1,
+        "AX T1 SE",
+        "T1",
+        {
             "ScanningSequence": "SE",
             "SequenceVariant": "SP",
             "RepetitionTime": "550",
             "EchoTime": "12",
+            "EchoTrainLength": 1,
             "SequenceName": "se2d1",
-            "number": 1,
-            "description": "AX T1 SE",
-        }
-    if kind is MRSeries.T2:
-        return {
+        },
+    ),
+    MRSeries.T2: _MRProtocol(
+        2,
+        "AX T2 TSE",
+        "T2",
+        {
             "ScanningSequence": "SE",
             "SequenceVariant": ["SK", "SP"],
             "RepetitionTime": "4000",
             "EchoTime": "95",
+            "EchoTrainLength": 15,
             "SequenceName": "tse2d1_15",
-            "number": 2,
-            "description": "AX T2 TSE",
-        }
-    return {
-        "ScanningSequence": ["SE", "IR"],
-        "SequenceVariant": ["SK", "SP", "MP"],
-        "RepetitionTime": "9000",
-        "EchoTime": "85",
-        "InversionTime": "2500",
-        "SequenceName": "tir2d1_16",
-        "number": 3,
-        "description": "AX FLAIR",
-    }
+        },
+    ),
+    MRSeries.FLAIR: _MRProtocol(
+        3,
+        "AX FLAIR",
+        "FLUID_ATTENUATED",
+        {
+            "ScanningSequence": ["SE", "IR"],
+            "SequenceVariant": ["SK", "SP", "MP"],
+            "RepetitionTime": "9000",
+            "EchoTime": "85",
+            "InversionTime": "2500",
+            "EchoTrainLength": 16,
+            "SequenceName": "tir2d1_16",
+        },
+    ),
+}
 
 
 def make_mr_study(
@@ -824,9 +869,8 @@ def make_mr_study(
     label_slices = [labels.slice(float(z)).astype(np.int8) for z in zs]
     out: list[Dataset] = []
     for kind in (MRSeries(s) for s in series):
-        params = _mr_parameters(kind)
-        number = int(params.pop("number"))  # type: ignore[call-overload]
-        description = str(params.pop("description"))
+        protocol = _MR_PROTOCOLS[kind]
+        number, description = protocol.number, protocol.description
         idx = list(MRSeries).index(kind)
         lut = np.array([_MR_TISSUES[k][idx] for k in range(len(_MR_TISSUES))], np.float32)
         bank = _noise_bank((rows, cols), 18.0, seed + 100 + number)
@@ -840,7 +884,7 @@ def make_mr_study(
         lo, hi = np.percentile(values[values > 200], [1, 99]) if (values > 200).any() else (0, 1)
         windows = (((lo + hi) / 2, max(hi - lo, 1.0), "AUTO"),)
         plan = _SeriesPlan(
-            kind, number, description, zs, thickness, "", 0.0, windows, "HEAD", params
+            kind, number, description, zs, thickness, "", 0.0, windows, "HEAD", protocol
         )
         if enhanced:
             out.append(_enhanced(ctx, plan, series_uid, grid, frames, signed=False, modality="MR"))
@@ -858,7 +902,7 @@ def make_mr_study(
                 instance_number=i + 1,
                 body_part="HEAD",
             )
-            _mr_image_module(ds, params)
+            _mr_image_module(ds, protocol)
             _image_plane(ds, ctx, grid, float(z), thickness)
             _window_tags(ds, windows)
             _set_pixels(ds, stored, signed=False, bits_stored=12)
@@ -866,14 +910,13 @@ def make_mr_study(
     return [_encode(ds, ctx.transfer_syntax) for ds in out]
 
 
-def _mr_image_module(ds: Dataset, params: dict[str, object]) -> None:
+def _mr_image_module(ds: Dataset, protocol: _MRProtocol) -> None:
     """MR Image module (PS3.3 C.8.3.1)."""
     ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND"]
-    for key, value in params.items():
+    for key, value in protocol.attributes.items():
         setattr(ds, key, value)
     ds.ScanOptions = ""
     ds.MRAcquisitionType = "2D"
-    ds.EchoTrainLength = 1 if ds.ScanningSequence == "SE" else 15
     ds.MagneticFieldStrength = "1.5"
     ds.ImagingFrequency = "63.87"
     ds.ImagedNucleus = "1H"
@@ -918,14 +961,14 @@ def _enhanced(
     ds.LossyImageCompression = "00"
     ds.AcquisitionDateTime = ctx.study_date.strftime("%Y%m%d") + ctx.study_time
     ds.PatientPosition = "HFS"
-    if modality == "MR":
-        for key, value in plan.extra.items():
+    if plan.protocol is not None:
+        for key, value in plan.protocol.attributes.items():
             setattr(ds, key, value)
+        ds.AcquisitionContrast = plan.protocol.contrast
         ds.PixelPresentation = "MONOCHROME"
         ds.VolumetricProperties = "VOLUME"
         ds.VolumeBasedCalculationTechnique = "NONE"
         ds.ComplexImageComponent = "MAGNITUDE"
-        ds.AcquisitionContrast = "T1" if plan.kind is MRSeries.T1 else "T2"
         ds.MagneticFieldStrength = "1.5"
     ds.NumberOfFrames = len(frames)
     shared = Dataset()
@@ -991,8 +1034,15 @@ def _reference_dataset(datasets: Sequence[Dataset]) -> Dataset:
     raise ValueError("no study to attach to: give the study's datasets")
 
 
-def make_secondary_capture(study: Sequence[Dataset], *, seed: int = 0) -> Dataset:
-    """An 8-bit Secondary Capture (PS3.3 A.8), e.g. a scanner's dose screen, in ``study``."""
+def make_secondary_capture(
+    study: Sequence[Dataset], *, seed: int = 0, transfer_syntax: str = ExplicitVRLittleEndian
+) -> Dataset:
+    """An 8-bit Secondary Capture (PS3.3 A.8), e.g. a scanner's dose screen, in ``study``.
+
+    Besides :data:`SUPPORTED_TRANSFER_SYNTAXES`, ``transfer_syntax`` may be
+    JPEG Baseline (1.2.840.10008.1.2.4.50), encoded with Pillow, as many
+    hospital CDs store their screen captures.
+    """
     ref = _reference_dataset(study)
     series_uid = _uid("sc-series", ref.StudyInstanceUID, seed)
     sop = _uid("sc", series_uid)
@@ -1035,6 +1085,26 @@ def make_secondary_capture(study: Sequence[Dataset], *, seed: int = 0) -> Datase
     ds.PixelRepresentation = 0
     ds.PixelData = img.tobytes()
     ds["PixelData"].VR = "OB"
+    ts = UID(transfer_syntax)
+    if ts == JPEGBaseline8Bit:
+        return _jpeg_baseline(ds, img)
+    if ts not in SUPPORTED_TRANSFER_SYNTAXES:
+        raise ValueError(f"unsupported transfer syntax {ts} ({ts.name})")
+    return _encode(ds, ts)
+
+
+def _jpeg_baseline(ds: Dataset, img: np.ndarray) -> Dataset:
+    """Encapsulate a Pillow JPEG of an 8-bit image (PS3.5 A.4.1, JPEG Process 1)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img, mode="L").save(buf, format="JPEG", quality=90)
+    ds.PixelData = encapsulate([buf.getvalue()])
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.LossyImageCompression = "01"
+    ds.LossyImageCompressionMethod = "ISO_10918_1"
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
     return ds
 
 

@@ -100,7 +100,7 @@ def locate(
             session.commit()
         raise NotFound("No such study among your cases.", field="study")
     query = (
-        select(Instance, Series.series_instance_uid)
+        select(*_COLUMNS, Series.series_instance_uid)
         .join(Series, Instance.series_id == Series.id)
         .where(Series.study_id == study.id)
         .order_by(Series.series_number, Series.id, Instance.instance_number, Instance.id)
@@ -115,11 +115,11 @@ def locate(
             "No such instance in this study." if sop_uid else "No such series in this study.",
             field="instance" if sop_uid else "series",
         )
-    instances = [_stored(instance, study_uid, series) for instance, series in rows]
+    instances = [_stored(row, study_uid) for row in rows]
     if sop_uid is not None:
         object_type, object_id = "instance", instances[0].id
     elif series_uid is not None:
-        object_type, object_id = "series", rows[0][0].series_id
+        object_type, object_id = "series", rows[0].series_id
     else:
         object_type, object_id = "study", study.id
     return Located(study.case_id, object_type, object_id, instances)
@@ -135,16 +135,29 @@ def _first_visible(session: Session, principal: CasePrincipal, studies: Any) -> 
     return None
 
 
-def _stored(instance: Instance, study_uid: str, series_uid: str) -> StoredInstance:
+#: What a retrieve reads of an instance row: never ``metadata_json`` (decoding 300 headers
+#: would cost more than streaming the pixels).
+_COLUMNS = (
+    Instance.id,
+    Instance.series_id,
+    Instance.sop_instance_uid,
+    Instance.transfer_syntax_uid,
+    Instance.blob_sha256,
+    Instance.size,
+    Instance.number_of_frames,
+)
+
+
+def _stored(row: Any, study_uid: str) -> StoredInstance:
     return StoredInstance(
-        id=instance.id,
+        id=row.id,
         study_uid=study_uid,
-        series_uid=series_uid,
-        sop_uid=instance.sop_instance_uid,
-        transfer_syntax_uid=instance.transfer_syntax_uid,
-        blob_sha256=instance.blob_sha256,
-        size=instance.size,
-        number_of_frames=instance.number_of_frames,
+        series_uid=row.series_instance_uid,
+        sop_uid=row.sop_instance_uid,
+        transfer_syntax_uid=row.transfer_syntax_uid,
+        blob_sha256=row.blob_sha256,
+        size=row.size,
+        number_of_frames=row.number_of_frames,
     )
 
 

@@ -8,6 +8,7 @@ a network. Synthetic patients only.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections.abc import Sequence
@@ -16,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pyotp
 from pydicom.dataset import Dataset
+from textual.worker import WorkerFailed
 
 from server.imaging.synthetic import make_ct_study, to_bytes
 from workstation.client import ReadroomClient
@@ -87,6 +90,7 @@ class FakeServer:
     cases: list[dict[str, Any]] = field(default_factory=list)
     studies: dict[str, list[Dataset]] = field(default_factory=dict)
     held_by_other: set[str] = field(default_factory=set)
+    totp_secret: str | None = None
     down: bool = False
     calls: list[str] = field(default_factory=list)
 
@@ -146,7 +150,8 @@ class FakeServer:
         username = data.get("username")
         if username in self.locked:
             return problem(423, "Locked", "Too many failed sign-ins; try again in 15 minutes.")
-        if self.users.get(username) != data.get("password") or data.get("totp_code") != TOTP:
+        code = pyotp.TOTP(self.totp_secret).now() if self.totp_secret else TOTP
+        if self.users.get(username) != data.get("password") or data.get("totp_code") != code:
             return problem(401, "Not signed in", "Wrong username, password or code.")
         token = self.issue_token()
         return httpx.Response(
@@ -284,3 +289,13 @@ def worklist_server() -> FakeServer:
         ),
     ]
     return server
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until no worker is pending or running and the messages they posted are handled."""
+    app = pilot.app
+    await pilot.pause()
+    while running := [w for w in app.workers if not w.is_finished]:
+        with contextlib.suppress(WorkerFailed):  # failures are the app's to report
+            await app.workers.wait_for_complete(running)
+        await pilot.pause()

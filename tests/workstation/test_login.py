@@ -14,9 +14,12 @@ from tests.workstation.fakes import (
     case_json,
     fake_services,
     settings_for,
+    settle,
+    worklist_server,
 )
 from workstation.app import make_app
 from workstation.screens.login import LoginScreen
+from workstation.screens.reading import ReadingScreen
 from workstation.screens.worklist import WorklistScreen
 
 pytestmark = pytest.mark.anyio
@@ -30,8 +33,7 @@ async def _fill(pilot, username: str = "drsmith", password: str = PASSWORD, code
     screen.query_one("#password", Input).value = password
     screen.query_one("#totp", Input).value = code
     await pilot.click("#sign-in")
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
 
 
 def _message(app) -> str:
@@ -91,8 +93,7 @@ async def test_remembered_token_skips_login(tmp_path: Path) -> None:
     again = make_app(settings_for(tmp_path), fake_services(server))
     again.services.tokens = services.tokens
     async with again.run_test(size=SIZE) as pilot:
-        await again.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(again.screen, WorklistScreen)
 
 
@@ -101,8 +102,7 @@ async def test_expired_saved_token_asks_to_sign_in(tmp_path: Path) -> None:
     services.tokens.save("http://readroom.test", "stale")
     app = make_app(settings_for(tmp_path), services)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, LoginScreen)
         assert "expired" in _message(app)
         assert services.tokens.load("http://readroom.test") is None
@@ -113,8 +113,7 @@ async def test_token_from_settings_skips_login(tmp_path: Path) -> None:
     token = server.issue_token()
     app = make_app(settings_for(tmp_path, token=token), fake_services(server))
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, WorklistScreen)
 
 
@@ -123,19 +122,39 @@ async def test_expiry_mid_session_signs_in_again_over_the_screen(tmp_path: Path)
     token = server.issue_token()
     app = make_app(settings_for(tmp_path, token=token), fake_services(server))
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         worklist = app.screen
         assert isinstance(worklist, WorklistScreen)
         server.expire_all()
         server.cases.append(case_json("RR-AAAA0001"))
         await pilot.press("r")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, LoginScreen)
         assert "session has ended" in _message(app)
         await _fill(pilot)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen is worklist  # the same screen, not a new one
         assert [c.id for c in worklist.table.cases] == ["RR-AAAA0001"]  # the poll was retried
+
+
+async def test_expiry_while_reading_keeps_the_case_open(tmp_path: Path) -> None:
+    server = worklist_server()
+    token = server.issue_token()
+    app = make_app(settings_for(tmp_path, token=token), fake_services(server))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        reading = app.screen
+        assert isinstance(reading, ReadingScreen)
+        await pilot.press("home", "down", "down", "l")
+        server.expire_all()
+        reading._heartbeat()  # what the heartbeat timer does
+        await settle(pilot)
+        assert isinstance(app.screen, LoginScreen)
+        await _fill(pilot)
+        assert app.screen is reading
+        assert reading.viewport.slice_index == 2
+        assert reading.viewport.window.name == "Lung"
+        heartbeats = [c for c in server.calls if c.endswith("/heartbeat")]
+        assert len(heartbeats) == 2  # the failed one, then the retry

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual import events
 
-from tests.workstation.fakes import fake_services, settings_for, worklist_server
+from tests.workstation.fakes import fake_services, settings_for, settle, worklist_server
 from workstation.app import make_app
 from workstation.screens.reading import ReadingScreen
 from workstation.screens.tag_inspector import TagInspector
@@ -30,18 +30,12 @@ class Reading:
 
     async def open(self, pilot) -> ReadingScreen:
         app = self.app
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, WorklistScreen)
         await pilot.press("enter")  # RR-0000000B, urgent, first
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ReadingScreen)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await screen.workers.wait_for_complete()
-        await pilot.pause()
         assert screen.viewport.volume is not None
         return screen
 
@@ -136,18 +130,15 @@ async def test_series_switch(reading: Reading) -> None:
         screen = await reading.open(pilot)
         first = screen.viewport.volume
         await pilot.press("n")
-        await screen.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert screen.series_index == 2
         assert screen.viewport.volume is not first
         assert "LUNG" in screen.viewport.overlay.top_left
         await pilot.press("tab")
-        await screen.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert screen.series_index == 0  # wraps to the scout
         await pilot.press("shift+tab")
-        await screen.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert screen.series_index == 2
 
 
@@ -173,14 +164,34 @@ async def test_measurement(reading: Reading) -> None:
         await pilot.press("m")
         assert vp.measuring
         await pilot.click(vp, offset=(20, 10))
+        assert vp.measuring  # one point so far
         await pilot.click(vp, offset=(40, 10))
         await pilot.pause()
         assert not vp.measuring
+        assert vp.measurement is not None
+        assert vp.overlay.measurement == vp.measurement.label  # drawn by the viewer
         text = screen.status_bar.measurement
         assert text.startswith("Distance ")
         assert text.endswith(" mm")
-        # 20 cells across a 64-pixel, 500 mm field shown 1:1 in ~44 cells: roughly 200 mm
-        assert 100 < float(text.split()[1]) < 400
+        # 20 cells of a field of view fitted to the viewport's width
+        field_mm = vp.volume.shape[2] * vp.volume.pixel_spacing[1]
+        expected = 20 / vp.size.width * field_mm
+        assert float(text.split()[1]) == pytest.approx(expected, abs=0.2)
+
+
+async def test_measurement_by_drag(reading: Reading) -> None:
+    async with reading.app.run_test(size=SIZE) as pilot:
+        screen = await reading.open(pilot)
+        vp = screen.viewport
+        window = vp.window
+        await pilot.press("m")
+        await pilot.mouse_down(vp, offset=(20, 10))
+        await pilot.hover(vp, offset=(20, 30))
+        await pilot.mouse_up(vp, offset=(20, 30))
+        await pilot.pause()
+        assert not vp.measuring
+        assert vp.window == window  # a caliper drag is not a W/L drag
+        assert screen.status_bar.measurement.startswith("Distance ")
 
 
 async def test_tag_inspector(reading: Reading) -> None:
@@ -206,11 +217,13 @@ async def test_cine_and_rate(reading: Reading) -> None:
         assert screen.cine_fps == 10
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert screen.cine_fps == 6
-        await pilot.press("home")
-        screen._cine_step()
-        assert screen.viewport.slice_index == 1
         await pilot.press("c")
         assert not screen.cine_running
+        await pilot.press("end")
+        screen._cine_step()  # what the timer does: on, wrapping at the end
+        assert screen.viewport.slice_index == 0
+        screen._cine_step()
+        assert screen.viewport.slice_index == 1
 
 
 async def test_escape_returns_to_the_worklist(reading: Reading) -> None:

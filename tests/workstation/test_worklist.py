@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from tests.workstation.fakes import fake_services, settings_for, worklist_server
+from tests.workstation.fakes import fake_services, settings_for, settle, worklist_server
 from workstation.app import make_app
 from workstation.screens.reading import ReadingScreen
 from workstation.screens.worklist import WorklistScreen
@@ -31,8 +31,7 @@ def _ids(screen: WorklistScreen) -> list[str]:
 async def test_rows_sorted_by_priority_then_due(tmp_path: Path) -> None:
     app, _, _ = await _started(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, WorklistScreen)
         assert _ids(screen) == ["RR-0000000B", "RR-0000000C", "RR-0000000A"]
@@ -44,8 +43,7 @@ async def test_rows_sorted_by_priority_then_due(tmp_path: Path) -> None:
 async def test_sort_by_keys_and_header_click(tmp_path: Path) -> None:
     app, _, _ = await _started(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         screen = app.screen
         await pilot.press("8")  # images
         assert screen.table.sort_key is SortKey.IMAGES
@@ -63,8 +61,7 @@ async def test_sort_by_keys_and_header_click(tmp_path: Path) -> None:
 async def test_filter(tmp_path: Path) -> None:
     app, _, _ = await _started(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         screen = app.screen
         await pilot.press("slash")
         assert isinstance(app.focused, Input)
@@ -77,12 +74,10 @@ async def test_filter(tmp_path: Path) -> None:
 async def test_enter_opens_the_case_and_prefetches_the_next(tmp_path: Path) -> None:
     app, server, services = await _started(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("5")  # sort by study: CT ABDOMEN..., CT CHEST..., MR BRAIN
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, ReadingScreen)
         assert app.screen.case.id == "RR-0000000B"
         assert "POST /cases/RR-0000000B/open" in server.calls
@@ -97,11 +92,9 @@ async def test_case_locked_by_someone_else_is_a_notification(tmp_path: Path) -> 
     app, server, _ = await _started(tmp_path)
     server.held_by_other.add("RR-0000000B")
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, WorklistScreen)
         assert any("another radiologist" in n.message for n in app._notifications)
 
@@ -109,13 +102,11 @@ async def test_case_locked_by_someone_else_is_a_notification(tmp_path: Path) -> 
 async def test_server_gone_during_poll_is_one_notification(tmp_path: Path) -> None:
     app, server, _ = await _started(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         server.down = True
         for _ in range(3):
             await pilot.press("r")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
         messages = [n.message for n in app._notifications]
         assert messages.count("Cannot reach the server at http://readroom.test.") == 1
         assert isinstance(app.screen, WorklistScreen)

@@ -29,6 +29,7 @@ __all__ = [
     "Level",
     "MicrophoneSource",
     "NoInputDeviceError",
+    "StreamResampler",
     "WavFileSource",
     "input_devices",
     "level_of",
@@ -114,6 +115,35 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     else:
         spectrum = np.concatenate([spectrum, np.zeros(bins - spectrum.size, dtype=spectrum.dtype)])
     return np.fft.irfft(spectrum, n_out) * (n_out / samples.size)
+
+
+class StreamResampler:
+    """Block-by-block resampling of int16 PCM for live audio (windowed-sinc low-pass, then
+    linear interpolation), keeping state across blocks so there are no seams."""
+
+    def __init__(self, src_rate: int, dst_rate: int = SAMPLE_RATE, taps: int = 63) -> None:
+        self.step = src_rate / dst_rate
+        cutoff = 0.45 * min(src_rate, dst_rate) / src_rate  # cycles per input sample
+        n = np.arange(taps) - (taps - 1) / 2
+        kernel = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(taps)
+        self.kernel = kernel / kernel.sum()
+        self._tail = np.zeros(taps - 1)
+        self._previous = 0.0
+        self._position = 0.0  # read position in [previous, filtered...]
+
+    def __call__(self, chunk: bytes) -> bytes:
+        block = np.frombuffer(chunk, dtype="<i2").astype(np.float64)
+        signal = np.concatenate([self._tail, block])
+        self._tail = signal[len(signal) - len(self._tail) :]
+        filtered = np.concatenate([[self._previous], np.convolve(signal, self.kernel, "valid")])
+        last = len(filtered) - 1
+        positions = np.arange(self._position, last, self.step)
+        out = np.interp(positions, np.arange(len(filtered)), filtered)
+        self._position = (
+            (positions[-1] + self.step - last) if positions.size else self._position - last
+        )
+        self._previous = filtered[-1]
+        return to_pcm16(out)
 
 
 def _decode(frames: bytes, sample_width: int) -> np.ndarray:
@@ -284,24 +314,35 @@ class MicrophoneSource:
         sd = _sounddevice()
         device = find_input_device(self.device)
 
-        def callback(indata: Any, frames: int, time_info: Any, status: Any) -> None:
-            if status:
-                self.status_errors += 1
-            on_audio(bytes(indata))
+        def open_stream(rate: int, on_chunk: OnAudio) -> Any:
+            def callback(indata: Any, frames: int, time_info: Any, status: Any) -> None:
+                if status:
+                    self.status_errors += 1
+                on_chunk(bytes(indata))
 
-        try:
             stream = sd.RawInputStream(
-                samplerate=self.sample_rate,
-                blocksize=self.blocksize,
+                samplerate=rate,
+                blocksize=self.blocksize * rate // self.sample_rate,
                 device=device.index,
                 channels=1,
                 dtype="int16",
                 callback=callback,
             )
             stream.start()
-        except sd.PortAudioError as error:
-            raise NoInputDeviceError(f"cannot open microphone {device.name!r}: {error}") from None
-        self._stream = stream
+            return stream
+
+        try:
+            self._stream = open_stream(self.sample_rate, on_audio)
+        except sd.PortAudioError:
+            # the device cannot capture at 16 kHz: capture at its own rate and resample
+            rate = int(device.default_samplerate)
+            resampler = StreamResampler(rate, self.sample_rate)
+            try:
+                self._stream = open_stream(rate, lambda chunk: on_audio(resampler(chunk)))
+            except sd.PortAudioError as error:
+                raise NoInputDeviceError(
+                    f"cannot open microphone {device.name!r}: {error}"
+                ) from None
 
     def stop(self) -> None:
         stream, self._stream = self._stream, None

@@ -20,6 +20,8 @@ Decisions (conservative; a radiologist should never have to undo a rewrite):
 * ``colon`` is punctuation unless it reads as anatomy (after ``the``,
   ``sigmoid``, ``transverse`` …, or before ``is``, ``wall`` …); ``period`` is
   a word before ``of`` or after ``the``/``postoperative`` ….
+* Spelled letters become an acronym (``d v t`` → ``DVT``); a run never starts
+  with the article ``a`` (``a c t scan`` → ``A CT scan``).
 * Laterality (``left``, ``right``, ``bilateral``) is kept exactly as spoken.
 """
 
@@ -119,7 +121,9 @@ PHRASES: dict[tuple[str, ...], Tok] = {
     ("c", "t"): Tok("CT"),
     ("p", "e", "t"): Tok("PET"),
     ("c", "s", "f"): Tok("CSF"),
+    ("i", "v", "c"): Tok("IVC"),
     ("i", "v"): Tok("IV"),
+    ("a", "p"): Tok("AP"),
     ("f", "l", "a", "i", "r"): Tok("FLAIR"),
     ("pet", "ct"): Tok("PET/CT"),
     ("pet", "mri"): Tok("PET/MRI"),
@@ -212,6 +216,11 @@ COLON_AS_WORD_BEFORE = {
     "which", "demonstrates", "shows", "appears", "contains", "to", "in", "without",
 }  # fmt: skip
 SENTENCE_END = {".", "?", "!"}
+#: "this point two" is not 0.2: a bare "point <digit>" after these words is a noun.
+NOT_BEFORE_BARE_POINT = {
+    "this", "that", "the", "a", "which", "any", "some", "no", "each", "every", "one",
+    "what", "starting", "focal", "single", "entry", "exit", "end", "reference", "tender",
+}  # fmt: skip
 
 
 # --- stages -----------------------------------------------------------------
@@ -238,6 +247,14 @@ def _phrases(tokens: list[Tok]) -> list[Tok]:
                     i += n
                     break
         else:
+            j = i
+            while j < len(tokens) and _is_letter(tokens[j]) and (j > i or tokens[j].text != "a"):
+                j += 1
+            run = tuple(t.text for t in tokens[i:j])
+            if j - i >= 2 and run not in UNITS:  # spelled letters: "d v t" → DVT
+                out.append(_merge(tokens, i, j - i, Tok("".join(run).upper())))
+                i = j
+                continue
             tok = tokens[i]
             if tok.kind is Kind.WORD and tok.text in ACRONYMS:
                 tok = replace(tok, text=ACRONYMS[tok.text])
@@ -251,6 +268,10 @@ def _phrases(tokens: list[Tok]) -> list[Tok]:
             tok = replace(tok, text=f"{prev.text}/{tok.text}", review=prev.review or tok.review)
         joined.append(tok)
     return joined
+
+
+def _is_letter(tok: Tok) -> bool:
+    return tok.kind is Kind.WORD and len(tok.text) == 1 and "a" <= tok.text <= "z"
 
 
 def _is_num_word(text: str) -> bool:
@@ -352,7 +373,12 @@ def _numbers(tokens: list[Tok]) -> list[Tok]:
             _is_num_word(tok.text)
             or (tok.text in ORDINALS and not (out and out[-1].text == "per"))
             or tok.text.isdigit()
-            or (tok.text == "point" and i + 1 < len(tokens) and tokens[i + 1].text in UNITS_0_19)
+            or (
+                tok.text == "point"
+                and i + 1 < len(tokens)
+                and tokens[i + 1].text in UNITS_0_19
+                and not (out and out[-1].text in NOT_BEFORE_BARE_POINT)
+            )
         ):
             parsed = _parse_number(tokens, i)
             if parsed is not None:

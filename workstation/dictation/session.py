@@ -11,6 +11,11 @@ utterance that is wholly a command phrase is executed), ``command_only`` (the
 recogniser is restricted to the command phrases; nothing is typed). The
 spoken "stop dictation" switches to command-only, so "start dictation" can
 still be heard; only the toggle (or the end of a recording) turns it off.
+
+Threads: :meth:`~DictationSession.stop` (and the toggles that stop) waits
+until the last utterance is in the document. When the sink hands its edits
+to the UI thread (``call_from_thread``), call them from a worker thread, not
+from the UI thread itself, or the flush waits on the thread that waits for it.
 """
 
 from __future__ import annotations
@@ -244,6 +249,7 @@ class DictationSession:
         if was is not DictationState.OFF:
             self.engine.flush().wait(timeout)
             self._emit(StateChanged(DictationState.OFF))
+            self._finished.set()
 
     def toggle_dictation(self) -> DictationState:
         """Off → dictating; dictating or command-only → off."""
@@ -262,7 +268,7 @@ class DictationSession:
         return self._state
 
     def wait_finished(self, timeout: float | None = None) -> bool:
-        """Block until a recording has been dictated to its end (tests, benchmarks)."""
+        """Block until a recording has been dictated to its end, or dictation stopped."""
         return self._finished.wait(timeout)
 
     def close(self) -> None:

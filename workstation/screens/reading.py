@@ -27,9 +27,11 @@ from workstation.screens.tag_inspector import TagInspector
 from workstation.services import Services
 from workstation.viewer.presets import Window, WindowPreset
 from workstation.viewer.reformat import Plane
+from workstation.widgets.dictation_panel import DictationPanel
 from workstation.widgets.overlay import OverlayBar
 from workstation.widgets.reading_viewport import ReadingViewport
 from workstation.widgets.series_browser import SeriesBrowser
+from workstation.widgets.viewport import Viewport
 
 __all__ = ["ReadingScreen"]
 
@@ -57,7 +59,7 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
     ReadingScreen #report-panel {
         width: 44; border: round $primary-darken-2; padding: 0 1;
     }
-    ReadingScreen #report-panel .label { color: $text-muted; }
+    ReadingScreen #report { height: 1fr; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -135,8 +137,10 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
             with Vertical(id="centre"):
                 yield ReadingViewport(id="viewport")
                 yield OverlayBar(id="overlay")
-            with VerticalScroll(id="report-panel"):
-                yield Static(self._case_text(), id="case-info")
+            with Vertical(id="report-panel"):
+                with VerticalScroll(id="report"):
+                    yield Static(self._case_text(), id="case-info")
+                yield DictationPanel(id="dictation")
         yield Footer()
 
     def _case_text(self) -> str:
@@ -146,7 +150,7 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
             f"[b]{c.id}[/b]  {str(c.priority).upper()}\n"
             f"{c.study_description or ''}\n{age}{c.patient_sex or ''}  {c.body_part or ''}\n\n"
             f"[dim]Clinical question[/dim]\n{c.clinical_question or '—'}\n\n"
-            "[dim]Report: dictation panel[/dim]"
+            "[dim]Report[/dim]\n(the report editor goes here)"
         )
 
     def on_mount(self) -> None:
@@ -231,7 +235,8 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
 
     # -- messages from the widgets ------------------------------------------------
 
-    def on_reading_viewport_measured(self, message: ReadingViewport.Measured) -> None:
+    def on_viewport_measured(self, message: Viewport.Measured) -> None:
+        self.viewport.measuring = False
         self.status_bar.note = ""
         self.status_bar.measurement = f"Distance {message.measurement.label}"
 
@@ -292,7 +297,8 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
     def action_measure(self) -> None:
         if self._loaded():
             self.viewport.measuring = not self.viewport.measuring
-            self.status_bar.note = "Measure: click two points" if self.viewport.measuring else ""
+            measuring = self.viewport.measuring
+            self.status_bar.note = "Measure: click two points, or drag" if measuring else ""
 
     def action_tags(self) -> None:
         volume = self.viewport.volume

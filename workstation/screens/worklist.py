@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import ClassVar
 
 from textual import on, work
@@ -16,7 +17,7 @@ from workstation.config import Settings
 from workstation.screens.base import ForwardsWorkerFailures
 from workstation.services import Services
 from workstation.widgets.worklist_table import WorklistTable
-from workstation.worklist import COLUMNS, SortKey
+from workstation.worklist import COLUMNS, SortKey, is_overdue
 
 __all__ = ["WorklistScreen"]
 
@@ -31,12 +32,11 @@ class WorklistScreen(ForwardsWorkerFailures, Screen[None]):
     """Filter input, the worklist table and a status line."""
 
     DEFAULT_CSS = """
-    WorklistScreen #filter { dock: top; margin: 0 1; }
-    WorklistScreen #status { dock: bottom; height: 1; padding: 0 1; color: $text-muted; }
+    WorklistScreen #filter { margin: 0 1; }
+    WorklistScreen #status { height: 1; padding: 0 1; color: $text-muted; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open_case", "Open", id="worklist.open"),
         Binding("slash", "focus_filter", "Filter", id="worklist.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="worklist.clear_filter"),
         Binding("r", "refresh", "Refresh", id="worklist.refresh"),
@@ -77,6 +77,12 @@ class WorklistScreen(ForwardsWorkerFailures, Screen[None]):
         self.query_one(WorklistTable).focus()
         self.refresh_worklist()
         self.set_interval(self.settings.poll_interval, self.refresh_worklist)
+        self.set_interval(30, self._tick)
+
+    def _tick(self) -> None:
+        """Count time left down between polls."""
+        if self.loaded:
+            self.table.now = self.services.clock()
 
     @property
     def table(self) -> WorklistTable:
@@ -94,8 +100,8 @@ class WorklistScreen(ForwardsWorkerFailures, Screen[None]):
         self.table.now = self.services.clock()
         self.table.cases = tuple(message.cases)
         shown = len(self.table.visible_cases)
-        overdue = sum(1 for c in message.cases if c.due_at and c.due_at < self.table.now)
-        when = self.table.now.astimezone().strftime("%H:%M:%S")
+        overdue = sum(1 for c in message.cases if is_overdue(c, self.table.now))
+        when = self.table.now.astimezone(UTC).strftime("%H:%M:%S UTC")
         status = f"{len(message.cases)} cases ({shown} shown), {overdue} overdue · updated {when}"
         self.query_one("#status", Static).update(status)
 
@@ -134,11 +140,6 @@ class WorklistScreen(ForwardsWorkerFailures, Screen[None]):
         self.table.sort_reverse = not self.table.sort_reverse
 
     # -- opening a case ----------------------------------------------------------
-
-    def action_open_case(self) -> None:
-        case = self.table.highlighted_case
-        if case is not None:
-            self.open_case(case)
 
     def on_worklist_table_case_chosen(self, message: WorklistTable.CaseChosen) -> None:
         self.open_case(message.case)

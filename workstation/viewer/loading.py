@@ -210,21 +210,14 @@ def load_series(sources: Iterable[Source]) -> SeriesVolume:
     Raises ``ValueError`` when nothing usable is given or when the sources
     mix several series (group them with :func:`split_series` first).
     """
-    datasets: list[Dataset] = []
-    skipped: list[str] = []
-    for i, source in enumerate(sources):
-        try:
-            datasets.append(read_dataset(source))
-        except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError) as exc:
-            skipped.append(f"source {i}: {type(exc).__name__}: {exc}")
-    datasets = [ds for ds in datasets if "PixelData" in ds or "Rows" in ds]
-    if not datasets:
-        raise ValueError("no image instances to load" + (f" ({skipped[0]})" if skipped else ""))
+    datasets, skipped = _read_sources(sources)
     series = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets}
     if len(series) > 1:
         raise ValueError(f"{len(series)} series given; load one series at a time")
 
     frames = [f for i, ds in enumerate(datasets) for f in _frames_of(ds, i)]
+    frames, others = _split_by_orientation(frames)
+    skipped += [f"{f.sop_uid}: another orientation than the series (a localizer?)" for f in others]
     reference = next((f.orientation for f in frames if f.orientation), None) or _AXIAL
     o = np.asarray(reference, float)
     normal = np.cross(o[:3], o[3:])
@@ -234,36 +227,8 @@ def load_series(sources: Iterable[Source]) -> SeriesVolume:
     frames.sort(key=lambda f: (f.distance, f.instance_number or 0, f.frame or 0))
 
     rows, cols = _majority_shape(datasets)
-    arrays: dict[int, np.ndarray] = {}
-    failures: dict[int, str] = {}
-    for i, ds in enumerate(datasets):
-        n = int(ds.get("NumberOfFrames", 1) or 1)
-        try:
-            arr = _decode(ds, n)
-            if arr.shape[1:] != (rows, cols):
-                raise ValueError(f"size {arr.shape[2]}x{arr.shape[1]} differs from the series")
-            arrays[i] = arr
-        except Exception as exc:  # any decoder failure makes a gap
-            failures[i] = f"{type(exc).__name__}: {exc}"[:200]
-
-    dtype = _choose_dtype(frames, arrays)
-    voxels = np.empty((len(frames), rows, cols), dtype=dtype)
-    gaps: list[Gap] = []
-    for index, f in enumerate(frames):
-        arr = arrays.get(f.ds_index)
-        if arr is None:
-            gaps.append(Gap(index, f.sop_uid, failures.get(f.ds_index, "not decoded")))
-            continue
-        plane = arr[f.frame or 0]
-        if dtype is np.float32:
-            np.multiply(plane, f.slope, out=voxels[index], dtype=np.float32, casting="unsafe")
-            voxels[index] += np.float32(f.intercept)
-        else:
-            voxels[index] = np.add(plane, int(f.intercept), dtype=np.int32)
-    if gaps:
-        fill = np.nan if dtype is np.float32 else _fill_value(voxels, gaps)
-        for gap in gaps:
-            voxels[gap.index] = fill
+    arrays, failures = _decode_all(datasets, {f.ds_index for f in frames}, (rows, cols))
+    voxels, gaps = _assemble(frames, arrays, failures, (rows, cols))
 
     distances = np.array([f.distance for f in frames])
     spacing, uniform = _slice_spacing(distances, datasets[0], frames[0].thickness)
@@ -297,6 +262,84 @@ def load_series(sources: Iterable[Source]) -> SeriesVolume:
         uniform_spacing=uniform,
         skipped=tuple(skipped),
     )
+
+
+def _read_sources(sources: Iterable[Source]) -> tuple[list[Dataset], list[str]]:
+    """The image datasets among ``sources``, and why the unreadable ones were skipped."""
+    datasets: list[Dataset] = []
+    skipped: list[str] = []
+    for i, source in enumerate(sources):
+        try:
+            datasets.append(read_dataset(source))
+        except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError) as exc:
+            skipped.append(f"source {i}: {type(exc).__name__}: {exc}")
+    datasets = [ds for ds in datasets if "PixelData" in ds or "Rows" in ds]
+    if not datasets:
+        raise ValueError("no image instances to load" + (f" ({skipped[0]})" if skipped else ""))
+    return datasets, skipped
+
+
+def _decode_all(
+    datasets: Sequence[Dataset], used: set[int], shape: tuple[int, int]
+) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+    """Decoded ``(frames, rows, cols)`` arrays by dataset index, and the failures' reasons."""
+    arrays: dict[int, np.ndarray] = {}
+    failures: dict[int, str] = {}
+    for i in sorted(used):
+        ds = datasets[i]
+        try:
+            arr = _decode(ds, int(ds.get("NumberOfFrames", 1) or 1))
+            if arr.shape[1:] != shape:
+                raise ValueError(f"size {arr.shape[2]}x{arr.shape[1]} differs from the series")
+            arrays[i] = arr
+        except Exception as exc:  # any decoder failure makes a gap
+            failures[i] = f"{type(exc).__name__}: {exc}"[:200]
+    return arrays, failures
+
+
+def _assemble(
+    frames: Sequence[_Frame],
+    arrays: dict[int, np.ndarray],
+    failures: dict[int, str],
+    shape: tuple[int, int],
+) -> tuple[np.ndarray, list[Gap]]:
+    """Stack the frames through their Modality LUT; undecoded ones become gaps."""
+    dtype = _choose_dtype(frames, arrays)
+    voxels = np.empty((len(frames), *shape), dtype=dtype)
+    gaps: list[Gap] = []
+    for index, f in enumerate(frames):
+        arr = arrays.get(f.ds_index)
+        if arr is None:
+            gaps.append(Gap(index, f.sop_uid, failures.get(f.ds_index, "not decoded")))
+            continue
+        plane = arr[f.frame or 0]
+        if dtype is np.float32:
+            np.multiply(plane, f.slope, out=voxels[index], dtype=np.float32, casting="unsafe")
+            voxels[index] += np.float32(f.intercept)
+        else:
+            voxels[index] = np.add(plane, int(f.intercept), dtype=np.int32)
+    if gaps:
+        fill = np.nan if dtype is np.float32 else _fill_value(voxels, gaps)
+        for gap in gaps:
+            voxels[gap.index] = fill
+    return voxels, gaps
+
+
+def _split_by_orientation(frames: list[_Frame]) -> tuple[list[_Frame], list[_Frame]]:
+    """Keep the frames in the series' main orientation; the rest (e.g. a scout) go aside."""
+    counts: dict[tuple[float, ...], int] = {}
+    for f in frames:
+        if f.orientation is not None:
+            key = tuple(round(v, 2) for v in f.orientation)
+            counts[key] = counts.get(key, 0) + 1
+    if len(counts) < 2:
+        return frames, []
+    main = max(counts, key=lambda k: counts[k])
+    keep, other = [], []
+    for f in frames:
+        same = f.orientation is None or tuple(round(v, 2) for v in f.orientation) == main
+        (keep if same else other).append(f)
+    return keep, other
 
 
 def _majority_shape(datasets: Sequence[Dataset]) -> tuple[int, int]:

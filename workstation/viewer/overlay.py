@@ -23,6 +23,7 @@ class Overlay:
     thickness_mm: float | None = None
     invert: bool = False
     gap: bool = False
+    measurement: str = ""
 
     @property
     def top_left(self) -> str:
@@ -44,6 +45,8 @@ class Overlay:
             parts.append(f"Thk {self.thickness_mm:.3g} mm")
         if self.gap:
             parts.append("MISSING SLICE")
+        if self.measurement:
+            parts.append(f"Dist {self.measurement}")
         return "  ".join(parts)
 
     @property

@@ -1,9 +1,10 @@
-"""The viewer's :class:`Viewport` plus the caliper: in measuring mode two clicks measure a distance.
+"""The viewer's :class:`Viewport` plus a two-click caliper for the reading screen's ``m`` key.
 
-The image, windowing, zoom, pan and reformats are all the viewer's widget;
-this subclass only takes left clicks while ``measuring`` is on (so they do
-not start a W/L drag), marks the points over the image, and posts
-``Measured`` with a :class:`~workstation.viewer.measure.Measurement` in mm.
+The image, windowing, zoom, pan, reformats and the caliper's drawing are all
+the viewer's widget. While ``measuring`` is on, the viewport is in its
+measure drag mode (press, drag, release measures), and this subclass adds the
+other gesture radiologists expect: click the first point, click the second.
+Either way the viewer's ``Viewport.Measured`` message is posted.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.geometry import Region
-from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 
 from workstation.viewer.frame import ViewGeometry
 from workstation.viewer.measure import Measurement
 from workstation.viewer.reformat import reformat
-from workstation.widgets.viewport import Viewport
+from workstation.widgets.viewport import DragMode, Viewport
 
 __all__ = ["ReadingViewport"]
 
@@ -29,19 +29,10 @@ Point = tuple[float, float]
 
 
 class ReadingViewport(Viewport):
-    """A viewport with a two-click distance measurement (``measuring``)."""
+    """A viewport whose caliper also takes two separate clicks."""
 
     measuring: reactive[bool] = reactive(False)
-    """The next two left clicks are the ends of a caliper."""
-    measurement: reactive[Measurement | None] = reactive(None)
-    """The last measurement (shown until the slice, plane or series changes)."""
-
-    class Measured(Message):
-        """Two points were clicked in measuring mode."""
-
-        def __init__(self, measurement: Measurement) -> None:
-            super().__init__()
-            self.measurement = measurement
+    """The next click-click (or drag) measures a distance."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -49,14 +40,10 @@ class ReadingViewport(Viewport):
 
     def watch_measuring(self, measuring: bool) -> None:
         self._first = None
-        if measuring:
-            self.measurement = None
+        self.drag_mode = DragMode.MEASURE if measuring else DragMode.WINDOW
         self.refresh()
 
-    def watch_measurement(self) -> None:
-        self.refresh()
-
-    def geometry(self) -> ViewGeometry | None:
+    def view_geometry(self) -> ViewGeometry | None:
         """How the current image maps onto the widget's half-block pixels."""
         volume = self.volume
         width, height = self.size
@@ -72,51 +59,40 @@ class ReadingViewport(Viewport):
             pixel_aspect=self.CELL_ASPECT / 2,
         )
 
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        if not self.measuring or event.button != 1:
-            return  # the viewer's own handler: W/L or pan drag
-        event.prevent_default()
-        event.stop()
-        geometry = self.geometry()
-        if geometry is None or self.volume is None:
-            return
-        point = geometry.to_source(event.y * 2 + 0.5, event.x)
-        if self._first is None:
-            self._first = point
-            self.refresh()
-            return
-        spacing = reformat(self.volume, self.plane, self.slice_index).spacing
-        measurement = Measurement(
-            self._first, point, spacing, str(self.plane), int(self.slice_index)
-        )
-        self.measuring = False
-        self.measurement = measurement
-        self.post_message(self.Measured(measurement))
+    def _point(self, x: int, y: int) -> Point | None:
+        geometry = self.view_geometry()
+        return None if geometry is None else geometry.to_source(2 * y + 0.5, x)
 
-    def _points(self) -> list[Point]:
-        if self.measuring and self._first is not None:
-            return [self._first]
-        m = self.measurement
-        if m is not None and m.plane == str(self.plane) and m.index == self.slice_index:
-            return [m.start, m.end]
-        return []
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        if not self.measuring or event.button != 1 or event.shift or self.volume is None:
+            return  # the viewer's handler: W/L, pan, or the start of a caliper drag
+        if self._first is None:
+            self._first = self._point(event.x, event.y)
+            self.refresh()
+            return  # the viewer's handler starts its drag caliper too
+        event.prevent_default()  # the second click: not a new drag
+        event.stop()
+        end = self._point(event.x, event.y)
+        if end is None:
+            return
+        image = reformat(self.volume, self.plane, self.slice_index)
+        self.measurement = Measurement(
+            self._first, end, image.spacing, self.plane.value, image.index
+        )
+        self.post_message(Viewport.Measured(self, self.measurement))
 
     def render_lines(self, crop: Region) -> list[Strip]:
+        """The viewer's strips, with a mark on the first point of a caliper in progress."""
         strips = super().render_lines(crop)
-        geometry = self.geometry()
-        points = self._points()
-        if geometry is None or not points:
+        geometry = self.view_geometry()
+        if geometry is None or not self.measuring or self._first is None:
             return strips
-        for row, col in points:
-            y, x = geometry.to_target(row, col)
-            cell_y, cell_x = int(y // 2) - crop.y, int(round(x)) - crop.x
-            if 0 <= cell_y < len(strips) and 0 <= cell_x < crop.width:
-                strip = strips[cell_y]
-                strips[cell_y] = Strip.join(
-                    [
-                        strip.crop(0, cell_x),
-                        Strip([Segment("+", _MARK)], 1),
-                        strip.crop(cell_x + 1, crop.width),
-                    ]
-                )
+        y, x = geometry.to_target(*self._first)
+        cell_y, cell_x = int(y // 2) - crop.y, round(x) - crop.x
+        if 0 <= cell_y < len(strips) and 0 <= cell_x < crop.width:
+            strip = strips[cell_y]
+            mark = Strip([Segment("+", _MARK)], 1)
+            strips[cell_y] = Strip.join(
+                [strip.crop(0, cell_x), mark, strip.crop(cell_x + 1, crop.width)]
+            )
         return strips

@@ -6,8 +6,6 @@ The screen sets ``series`` and ``current`` and hands over decoded volumes
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -17,6 +15,10 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from workstation.client import SeriesSummary
+from workstation.viewer.presets import default_window
+from workstation.viewer.render import halfblock_lines
+from workstation.viewer.volume import SeriesVolume
+from workstation.viewer.windowing import apply_window
 
 __all__ = ["SeriesBrowser", "thumbnail"]
 
@@ -24,21 +26,17 @@ THUMB_COLS = 16
 THUMB_ROWS = 4  # terminal rows: 8 image pixel rows in half blocks
 
 
-def thumbnail(volume: Any) -> Text | None:
-    """A 16x4-cell half-block picture of the middle slice, windowed to its own range."""
-    try:
-        from workstation.viewer.render import halfblock_lines
-    except ImportError:  # pragma: no cover - the viewer package is always there
-        return None
-    voxels = getattr(volume, "voxels", None)
-    if voxels is None or voxels.ndim != 3 or voxels.size == 0:
-        return None
-    image = np.asarray(voxels[voxels.shape[0] // 2], dtype=np.float32)
+def thumbnail(volume: SeriesVolume) -> Text:
+    """A 16x4-cell half-block picture of the middle slice in the series' default window."""
+    voxels = volume.voxels
+    image = voxels[voxels.shape[0] // 2]
     rows = np.linspace(0, image.shape[0] - 1, THUMB_ROWS * 2).astype(int)
     cols = np.linspace(0, image.shape[1] - 1, THUMB_COLS).astype(int)
     small = image[np.ix_(rows, cols)]
-    lo, hi = np.percentile(small, [2, 98])
-    grey = np.clip((small - lo) / max(float(hi - lo), 1e-6) * 255, 0, 255).astype(np.uint8)
+    window = default_window(volume.modality, volume.windows, voxels)
+    grey = apply_window(
+        small, window.center, window.width, window.function, monochrome1=volume.monochrome1
+    )
     text = Text()
     for i, line in enumerate(halfblock_lines(grey)):
         if i:
@@ -73,13 +71,10 @@ class SeriesBrowser(OptionList):
         self._thumbnails: dict[str, Text] = {}
         self.border_title = "Series"
 
-    def add_thumbnail(self, series_uid: str, volume: Any) -> None:
+    def add_thumbnail(self, series_uid: str, volume: SeriesVolume) -> None:
         """Show a thumbnail for a series whose volume has been decoded."""
-        if series_uid in self._thumbnails:
-            return
-        picture = thumbnail(volume)
-        if picture is not None:
-            self._thumbnails[series_uid] = picture
+        if series_uid not in self._thumbnails and volume.count:
+            self._thumbnails[series_uid] = thumbnail(volume)
             self._rebuild()
 
     def _prompt(self, number: int, item: SeriesSummary) -> RenderableType:

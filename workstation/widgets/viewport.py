@@ -5,8 +5,9 @@ reformats, half-block segments); this widget keeps the view state as
 reactive attributes, turns mouse gestures into changes of that state, and
 serves prepared :class:`~textual.strip.Strip` lines from a small per-frame
 cache. The parent sets attributes (``volume``, ``slice_index``,
-``window``...) and listens to the messages (``Viewport.SliceChanged``,
-``Viewport.WindowChanged``, ``Viewport.PlaneChanged``).
+``window``...; every change repaints) and listens to the messages
+(``Viewport.SliceChanged``, ``Viewport.WindowChanged``,
+``Viewport.PlaneChanged``, ``Viewport.Measured``).
 
 Fast path (FIELD-NOTES.md): equal adjacent cells are merged into one
 segment, strips are served straight from :meth:`render_lines` (no style
@@ -14,8 +15,9 @@ cache copy, no line filters: the colours are already truecolor), and the
 neighbouring slices are prepared in a background thread with their terminal
 text already rendered.
 
-Mouse: wheel = slice; left drag = window/level (horizontal: width,
-vertical: level) or pan in pan mode; shift+drag = pan; ctrl+wheel = zoom.
+Mouse: wheel = slice; ctrl+wheel = zoom; left drag = window/level
+(horizontal: width, vertical: level), or pan / a caliper in the pan / measure
+drag modes; shift+drag = pan in any mode.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from workstation.viewer.frame import ViewGeometry, prepare_frame
+from workstation.viewer.measure import Measurement, draw_line
 from workstation.viewer.overlay import Overlay
 from workstation.viewer.presets import Window, WindowPreset, default_window
 from workstation.viewer.reformat import Plane, plane_count, reformat
@@ -54,6 +57,7 @@ class DragMode(StrEnum):
 
     WINDOW = "window"
     PAN = "pan"
+    MEASURE = "measure"
 
 
 class _FrameKey(NamedTuple):
@@ -68,6 +72,7 @@ class _FrameKey(NamedTuple):
     height: int
     levels: int
     overlay: bool
+    measurement: Measurement | None
 
 
 class Viewport(Widget, can_focus=True):
@@ -111,6 +116,8 @@ class Viewport(Widget, can_focus=True):
     """Grey levels drawn (fewer: less terminal output)."""
     show_overlay: reactive[bool] = reactive(True)
     """Whether the corner annotations are drawn."""
+    measurement: reactive[Measurement | None] = reactive(None)
+    """The caliper drawn on the image it was made on (None: none)."""
 
     class SliceChanged(Message):
         """The slice shown changed."""
@@ -152,6 +159,19 @@ class Viewport(Widget, can_focus=True):
             """The viewport that changed."""
             return self.viewport
 
+    class Measured(Message):
+        """A measurement was completed (mouse released in measure mode)."""
+
+        def __init__(self, viewport: Viewport, measurement: Measurement) -> None:
+            super().__init__()
+            self.viewport = viewport
+            self.measurement = measurement
+
+        @property
+        def control(self) -> Viewport:
+            """The viewport measured on."""
+            return self.viewport
+
     def __init__(
         self,
         volume: SeriesVolume | None = None,
@@ -167,6 +187,9 @@ class Viewport(Widget, can_focus=True):
         self._lock = threading.Lock()
         self._drag_last: tuple[float, float] | None = None
         self._drag_pan = False
+        self._prefetch_pending = False
+        self._direction = 1
+        self._measuring: tuple[float, float] | None = None
         if volume is not None:
             self.set_reactive(Viewport.volume, volume)
             self._reset_view(volume)
@@ -181,28 +204,27 @@ class Viewport(Widget, can_focus=True):
     @property
     def overlay(self) -> Overlay | None:
         """The annotations of the current frame."""
+        return self._overlay_for(self.slice_index)
+
+    def _overlay_for(self, index: int) -> Overlay | None:
         volume = self.volume
         if volume is None:
             return None
-        index = min(self.slice_index, self.count - 1)
-        position = thickness = None
-        gap = False
-        if self.plane is Plane.AXIAL:
-            info = volume.slices[index]
-            position, thickness = info.distance, info.thickness
-            gap = volume.is_gap(index)
-        label = volume.series_description or volume.modality
+        index = max(0, min(index, self.count - 1))
+        info = volume.slices[index] if self.plane is Plane.AXIAL else None
+        measurement = self._measurement_on(self.plane, index)
         return Overlay(
-            label,
-            self.plane.value,
-            index,
-            self.count,
-            self.window,
-            self.zoom,
-            position,
-            thickness,
-            self.invert,
-            gap,
+            series=volume.series_description or volume.modality,
+            plane=self.plane.value,
+            index=index,
+            count=self.count,
+            window=self.window,
+            zoom=self.zoom,
+            position_mm=info.distance if info else None,
+            thickness_mm=info.thickness if info else None,
+            invert=self.invert,
+            gap=volume.is_gap(index) if info else False,
+            measurement=measurement.label if measurement else "",
         )
 
     def _reset_view(self, volume: SeriesVolume) -> None:
@@ -213,6 +235,7 @@ class Viewport(Widget, can_focus=True):
         )
         self.set_reactive(Viewport.zoom, 1.0)
         self.set_reactive(Viewport.pan, (0.0, 0.0))
+        self.set_reactive(Viewport.measurement, None)
         with self._lock:
             self._cache.clear()
 
@@ -232,11 +255,13 @@ class Viewport(Widget, can_focus=True):
             self.post_message(self.WindowChanged(self, self.window))
         self.refresh()
 
-    def watch_slice_index(self, index: int) -> None:
+    def watch_slice_index(self, old: int, index: int) -> None:
+        self._direction = 1 if index >= old else -1
         self.post_message(self.SliceChanged(self, index, self.count))
         self.refresh()
-        # after the paint, so the prefetch thread does not compete with it for the GIL
-        self.call_after_refresh(self._prefetch_neighbours)
+        # started once the frame has been served (render_lines), so the prefetch
+        # thread does not compete with the paint for the GIL
+        self._prefetch_pending = True
 
     def watch_window(self, window: Window) -> None:
         self.post_message(self.WindowChanged(self, window))
@@ -247,21 +272,6 @@ class Viewport(Widget, can_focus=True):
         self.set_reactive(Viewport.pan, (0.0, 0.0))
         self.post_message(self.PlaneChanged(self, plane))
         self.post_message(self.SliceChanged(self, self.slice_index, self.count))
-        self.refresh()
-
-    def _watch_zoom(self) -> None:
-        self.refresh()
-
-    def _watch_pan(self) -> None:
-        self.refresh()
-
-    def _watch_invert(self) -> None:
-        self.refresh()
-
-    def _watch_levels(self) -> None:
-        self.refresh()
-
-    def _watch_show_overlay(self) -> None:
         self.refresh()
 
     def on_resize(self) -> None:
@@ -322,8 +332,19 @@ class Viewport(Widget, can_focus=True):
             return
         self._drag_last = (event.screen_x, event.screen_y)
         self._drag_pan = event.shift or self.drag_mode is DragMode.PAN
+        self._measuring = None
+        if self.drag_mode is DragMode.MEASURE and not event.shift:
+            self._measuring = self._source_point(event.x, event.y)
+            self.measurement = None
         self.capture_mouse()
         event.stop()
+
+    def _source_point(self, x: float, y: float) -> tuple[float, float] | None:
+        """Source image (row, col) under cell (x, y): the middle of its two half-block pixels."""
+        geometry = self._geometry()
+        if geometry is None:
+            return None
+        return geometry.to_source(2 * y + 0.5, x)
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         if self._drag_last is None:
@@ -334,6 +355,14 @@ class Viewport(Widget, can_focus=True):
         if not dx and not dy:
             return
         event.stop()
+        if self._measuring is not None:
+            end = self._source_point(event.x, event.y)
+            if end is not None and self.volume is not None:
+                image = reformat(self.volume, self.plane, self.slice_index)
+                self.measurement = Measurement(
+                    self._measuring, end, image.spacing, self.plane.value, image.index
+                )
+            return
         if self._drag_pan:
             geometry = self._geometry()
             if geometry is not None:
@@ -349,6 +378,10 @@ class Viewport(Widget, can_focus=True):
             self._drag_last = None
             self.release_mouse()
             event.stop()
+            if self._measuring is not None and self.measurement is not None:
+                # Viewport.Measured explicitly: a subclass may define its own Measured
+                self.post_message(Viewport.Measured(self, self.measurement))
+            self._measuring = None
 
     # -- rendering ------------------------------------------------------------
 
@@ -388,7 +421,12 @@ class Viewport(Widget, can_focus=True):
             height,
             self.levels,
             self.show_overlay,
+            self._measurement_on(self.plane, self.slice_index if index is None else index),
         )
+
+    def _measurement_on(self, plane: Plane, index: int) -> Measurement | None:
+        m = self.measurement
+        return m if m is not None and m.plane == plane.value and m.index == index else None
 
     def _build(self, key: _FrameKey, volume: SeriesVolume, overlay: Overlay | None) -> list[Strip]:
         image = reformat(volume, key.plane, key.index)
@@ -403,6 +441,10 @@ class Viewport(Widget, can_focus=True):
         frame = prepare_frame(
             image.pixels, geometry, key.window, monochrome1=volume.monochrome1, invert=key.invert
         )
+        if key.measurement is not None:
+            start = geometry.to_target(*key.measurement.start)
+            end = geometry.to_target(*key.measurement.end)
+            frame = draw_line(frame, start, end)
         strips = [Strip(line, key.width) for line in halfblock_lines(frame, levels=key.levels)]
         if overlay is not None and key.overlay:
             strips[0] = _annotate(strips[0], overlay.top_left, overlay.top_right, key.width)
@@ -418,24 +460,6 @@ class Viewport(Widget, can_focus=True):
             self._cache.move_to_end(key)
             while len(self._cache) > _CACHE_FRAMES:
                 self._cache.popitem(last=False)
-
-    def _overlay_for(self, index: int) -> Overlay | None:
-        overlay = self.overlay
-        if overlay is None or self.volume is None:
-            return overlay
-        info = self.volume.slices[index] if self.plane is Plane.AXIAL else None
-        return Overlay(
-            overlay.series,
-            overlay.plane,
-            index,
-            overlay.count,
-            overlay.window,
-            overlay.zoom,
-            info.distance if info else None,
-            info.thickness if info else None,
-            overlay.invert,
-            self.volume.is_gap(index) if info else False,
-        )
 
     def current_strips(self) -> list[Strip]:
         """The strips of the frame shown now (built and cached on first use)."""
@@ -467,7 +491,12 @@ class Viewport(Widget, can_focus=True):
         return Strip.blank(self.size.width, _EMPTY_STYLE)
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        """Serve prepared strips directly (keeps their pre-rendered text)."""
+        """Serve prepared strips directly (keeps their pre-rendered text).
+
+        With a border or padding, Textual's own path draws them around the image.
+        """
+        if any(self.styles.gutter):
+            return super().render_lines(crop)
         strips = self.current_strips()
         width = self.size.width
         out = []
@@ -476,13 +505,17 @@ class Viewport(Widget, can_focus=True):
             if crop.x != 0 or crop.width != width:
                 strip = strip.crop(crop.x, crop.right)
             out.append(strip)
+        if self._prefetch_pending and crop.bottom >= len(strips):
+            self._prefetch_pending = False
+            self.call_later(self._prefetch_neighbours)
         return out
 
     def _prefetch_neighbours(self) -> None:
         if not self.prefetch or self.volume is None or not self.is_mounted:
             return
         keys = []
-        for index in (self.slice_index + 1, self.slice_index - 1):
+        ahead = self.slice_index + self._direction  # the way the reader is scrolling first
+        for index in (ahead, self.slice_index - self._direction):
             if 0 <= index < self.count:
                 key = self._key(index)
                 if key is not None:
@@ -505,8 +538,8 @@ class Viewport(Widget, can_focus=True):
 
 def _annotate(strip: Strip, left: str, right: str, width: int) -> Strip:
     """``strip`` with ``left`` and ``right`` written over its ends."""
-    left = left[: max(width // 2 - 1, 0)]
-    right = right[: max(width - len(left) - 1, 0)]
+    right = right[: max(width // 2, 0)]
+    left = left[: max(width - len(right) - 1, 0)]
     parts = []
     if left:
         parts.append(Strip([Segment(left, _OVERLAY_STYLE)], len(left)))

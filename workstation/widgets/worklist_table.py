@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
@@ -32,6 +34,10 @@ class WorklistTable(DataTable[Text | str]):
     DEFAULT_CSS = """
     WorklistTable { height: 1fr; }
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", id="worklist.open"),
+    ]
 
     cases: reactive[tuple[WorklistCase, ...]] = reactive((), always_update=True)
     """Every case on the worklist, in the server's order."""

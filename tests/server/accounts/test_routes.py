@@ -276,3 +276,17 @@ def test_admin_lists_and_disables_users(admin: Account, patient: Account, db: Se
         Outcome.SUCCESS,
     )
     db.commit()
+
+
+def test_radiologist_route_refuses_a_patient(patient: Account, radiologist: Account) -> None:
+    _assert_problem(patient.http.get("/worklist"), 403)
+    assert radiologist.http.get("/worklist").status_code == 200
+
+
+def test_openapi_documents_problem_bodies(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    assert "Problem" in document["components"]["schemas"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    login = document["paths"]["/auth/login"]["post"]["responses"]
+    assert set(login) >= {"200", "401", "422", "default"}
+    assert "application/problem+json" in login["422"]["content"]

@@ -19,15 +19,23 @@ from tests.server.accounts.conftest import STRONG, MakePerson
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def _login(db: Session, settings: Settings, username: str, password: str, **kw: object):
+def _login(
+    db: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    *,
+    totp_code: str | None = None,
+    now: datetime | None = None,
+) -> service.LoginResult:
     return service.login(
         db,
         username=username,
         password=password,
-        totp_code=kw.pop("totp_code", None),  # type: ignore[arg-type]
+        totp_code=totp_code,
         settings=settings,
         client_addr="192.0.2.1",
-        **kw,  # type: ignore[arg-type]
+        now=now,
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from server.accounts.models import Role, User
 from server.audit.service import SYSTEM
-from server.cases import radiologists, service
+from server.cases import radiologists, referrals, service
 from server.cases.models import Case, ReferralSource, Subspecialty
 from server.db import utcnow
 from tests.server.factories import add_user
@@ -97,7 +97,7 @@ def accept_images(
 
 
 def add_referral(db: Session, case: Case, *, source: ReferralSource = ReferralSource.FAX) -> None:
-    service.attach_referral(db, case=case, sha256=None, size=None, source=source, actor=SYSTEM)
+    referrals.attach_referral(db, case=case, sha256=None, size=None, source=source, actor=SYSTEM)
     db.commit()
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from server.accounts.models import Role
 from server.audit.service import SYSTEM, Actor
-from server.cases import service
+from server.cases import management, service
 from server.cases.assignment import (
     Candidate,
     assign_ready_cases,
@@ -151,7 +151,7 @@ def test_without_anyone_eligible_the_case_stays_ready(db: Session) -> None:
     assert case.status is CaseStatus.READY
     assert case.assigned_radiologist_id is None
     assert service.missing(case)[0].startswith("Radiologist")
-    assert [c.id for c in service.cases_by_status(db, statuses=[CaseStatus.READY])] == [case.id]
+    assert [c.id for c in management.cases_by_status(db, statuses=[CaseStatus.READY])] == [case.id]
 
 
 def test_general_radiologist_is_the_fallback(db: Session) -> None:

@@ -192,3 +192,26 @@ def test_radiologists_cannot_open_cases_and_see_only_assigned(
 
 def test_signed_out_is_401(client: httpx.Client) -> None:
     assert client.post("/cases", json=ONTARIO).status_code == 401
+
+
+@pytest.mark.parametrize("escaped", ["Any\\u0000mass?", "bad\\ud800", "bell\\u0007"])
+def test_control_characters_refused(patient: Account, escaped: str) -> None:
+    raw = '{"clinical_question": "' + escaped + '"}'  # JSON escapes, as a browser sends
+    response = patient.http.post(
+        "/cases", content=raw.encode(), headers={"Content-Type": "application/json"}
+    )
+    errors = errors_of(response)
+    assert set(errors) == {"clinical_question"}
+    assert "control characters" in errors["clinical_question"]
+
+
+def test_line_breaks_are_fine(patient: Account) -> None:
+    body = open_case(patient, {"clinical_question": "Line one.\nLine two.\tTabbed."})
+    assert body["details"]["clinical_question"] == "Line one.\nLine two.\tTabbed."
+
+
+@pytest.mark.parametrize("case_id", ["RR-%00", "nothing", "RR-ABCDEFGU", "rr-abcdefgh", "x" * 500])
+def test_malformed_case_ids_are_404(patient: Account, case_id: str) -> None:
+    response = patient.http.get(f"/cases/{case_id}")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No such case among yours."

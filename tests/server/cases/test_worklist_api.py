@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from server.accounts.models import Role, User
 from server.audit.models import AuditEvent
 from server.audit.service import SYSTEM
-from server.cases import service
+from server.cases import management
 from server.cases.models import Case, CasePriority, CaseStatus
 from server.cases.rules import age_in_years
 from server.db import utcnow
@@ -57,7 +57,7 @@ def test_worklist_shows_only_my_cases_without_names(
 
 def test_urgent_cases_come_first(assigned: Case, radiologist: Account, db: Session, patient):
     second = ready_case(db, patient=patient.id)
-    service.set_priority(db, case=second, priority=CasePriority.URGENT, actor=SYSTEM)
+    management.set_priority(db, case=second, priority=CasePriority.URGENT, actor=SYSTEM)
     db.commit()
     assert [i["id"] for i in radiologist.http.get("/worklist").json()] == [second.id, assigned.id]
 
@@ -99,7 +99,7 @@ def test_reassigned_case_is_locked_until_the_lock_expires(
     second = make_account(Role.RADIOLOGIST)
     db.expire_all()
     case = db.get(Case, assigned.id)
-    service.reassign_case(db, case=case, radiologist=db.get(User, second.id), actor=SYSTEM)
+    management.reassign_case(db, case=case, radiologist=db.get(User, second.id), actor=SYSTEM)
     db.commit()
 
     # the first radiologist lost the case; the second waits for the live lock
@@ -121,14 +121,16 @@ def test_reassigned_case_is_locked_until_the_lock_expires(
 
 
 def test_closed_cases_cannot_be_opened(assigned: Case, radiologist: Account, db: Session):
-    service.reject_case(db, case=assigned, reason="Not a diagnostic study", actor=SYSTEM)
+    management.reject_case(db, case=assigned, reason="Not a diagnostic study", actor=SYSTEM)
     db.commit()
     assert radiologist.http.post(f"/cases/{assigned.id}/open").status_code == 409
 
 
 def test_rejection_reason_is_shown_to_the_patient(db: Session, patient: Account) -> None:
     case = ready_case(db, patient=patient.id)
-    service.reject_case(db, case=case, reason="The images are not from a CT or MR.", actor=SYSTEM)
+    management.reject_case(
+        db, case=case, reason="The images are not from a CT or MR.", actor=SYSTEM
+    )
     db.commit()
     body = patient.http.get(f"/cases/{case.id}").json()
     assert body["status"] == CaseStatus.REJECTED

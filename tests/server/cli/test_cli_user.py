@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyotp
@@ -17,8 +19,12 @@ from server.accounts.models import ApiToken, Role, User
 from server.accounts.tokens import find_live_token, issue_token
 from server.audit.models import AuditEvent
 from server.audit.service import verify_chain
-from server.config import Settings
+from server.cli import context
+from server.cli.context import CliError
+from server.cli.user import run_list
+from server.config import Settings, get_settings
 from server.problems import Unauthorized
+from tests.conftest import fresh_postgres_database
 from tests.server.cli.conftest import Cli, Run
 
 STRONG = "correct horse battery staple 42"
@@ -239,3 +245,28 @@ def test_installed_script_fails_in_one_line(cli_env: dict[str, str], tmp_path: P
     )
     assert usage.returncode == 2
     assert len(usage.stderr.splitlines()) == 1
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def schemaless_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database without tables, as before ``readroom-server init``."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        yield from fresh_postgres_database()
+
+
+def test_a_database_without_schema_is_one_line(
+    schemaless_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("READROOM_DATABASE_URL", schemaless_url)
+    monkeypatch.setenv("READROOM_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    context.engine.cache_clear()
+    try:
+        with pytest.raises(CliError, match="run 'readroom-server init' first"):
+            run_list(argparse.Namespace(role=None))
+    finally:
+        context.engine().dispose()
+        get_settings.cache_clear()
+        context.engine.cache_clear()

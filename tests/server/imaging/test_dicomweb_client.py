@@ -82,7 +82,8 @@ def test_store_search_and_retrieve_round_trip(
         i["00080018"]["Value"][0] for i in instances
     )
     metadata = client.retrieve_series_metadata(study_uid, series_uid)
-    assert len(metadata) == 3 and all("7FE00010" not in m for m in metadata)
+    assert len(metadata) == 3
+    assert all("7FE00010" not in m for m in metadata)
     [frame] = client.retrieve_instance_frames(study_uid, series_uid, sop_uid, frame_numbers=[1])
     assert frame == instance.PixelData
 
@@ -92,9 +93,10 @@ def test_store_search_and_retrieve_round_trip(
     compressed = client.retrieve_instance(*mr_uids)  # the client asks transfer-syntax=*
     assert compressed.file_meta.TransferSyntaxUID == JPEGLSLossless
     frames = client.retrieve_instance_frames(*mr_uids, frame_numbers=[3, 1])
-    assert len(frames) == 2 and all(f[:2] == b"\xff\xd8" for f in frames)
+    assert len(frames) == 2
+    assert all(f[:2] == b"\xff\xd8" for f in frames)
+    explicit_le = (("application/dicom", "1.2.840.10008.1.2.1"),)
     with pytest.raises(HTTPError) as refused:
-        explicit_le = (("application/dicom", "1.2.840.10008.1.2.1"),)
         client.retrieve_instance(*mr_uids, media_types=explicit_le)  # Readroom never transcodes
     assert refused.value.response.status_code == 406
 

@@ -92,7 +92,7 @@ def test_interrupted_upload_resumes_from_head(
 def test_checksum_mismatch_discards_chunk(patient: Account, case: Case) -> None:
     data = to_bytes(ct()[0])
     url = tus_create(patient.http, case_id=case.id, length=len(data), filename="x.dcm")
-    bad = base64.b64encode(hashlib.sha1(b"something else").digest()).decode()
+    bad = base64.b64encode(hashlib.sha256(b"something else").digest()).decode()
     response = patient.http.patch(
         url,
         content=data[:1000],
@@ -100,7 +100,7 @@ def test_checksum_mismatch_discards_chunk(patient: Account, case: Case) -> None:
             **TUS,
             "Content-Type": "application/offset+octet-stream",
             "Upload-Offset": "0",
-            "Upload-Checksum": f"sha1 {bad}",
+            "Upload-Checksum": f"sha256 {bad}",
         },
     )
     assert response.status_code == 460
@@ -171,13 +171,13 @@ def test_other_patients_case_and_uploads_are_not_found(
 
 
 def test_partial_upload_survives_restart(
-    patient: Account, case: Case, _server_settings: Settings, engine
+    patient: Account, case: Case, live_app: FastAPI, engine
 ) -> None:
     data = to_bytes(ct()[0])
     url = tus_create(patient.http, case_id=case.id, length=len(data), filename="a.dcm")
     assert tus_patch(patient.http, url, data[:700], offset=0).status_code == 204
     # a new server process: nothing in memory, only the database row and the file
-    restarted = create_app(_server_settings, engine=engine)
+    restarted = create_app(live_app.state.settings, engine=engine)
     with TestClient(restarted, headers={"Authorization": f"Bearer {patient.token}"}) as http:
         head = http.head(url, headers=TUS)
         assert head.status_code == 200
@@ -196,9 +196,7 @@ def test_each_transfer_syntax_stored_byte_identical(
     db: Session,
 ) -> None:
     data = to_bytes(ct(transfer_syntax=transfer_syntax)[0])
-    upload_id = upload_bytes(
-        patient.http, live_app, case_id=case.id, data=data, filename="IM1.dcm"
-    )
+    upload_id = upload_bytes(patient.http, live_app, case_id=case.id, data=data, filename="IM1.dcm")
     assert upload_status(patient.http, case.id, upload_id)["counts"]["stored"] == 1
     instance = db.scalars(select(Instance).where(Instance.case_id == case.id)).one()
     assert instance.transfer_syntax_uid == transfer_syntax
@@ -251,7 +249,7 @@ def test_cd_zip_with_junk_and_a_second_patient(
     assert status["state"] == "done", status
     counts = status["counts"]
     assert counts["stored"] == 5  # 3 images + secondary capture + dose report
-    assert counts["refused"] == 1  # the other patient's image
+    assert counts["refused"] == 1, status["files"]  # the other patient's image
     assert counts["skipped"] >= 4  # DICOMDIR, README, AUTORUN.INF, viewer, index
     by_reason = {f["reason"] for f in status["files"]}
     assert {"dicomdir", "different_patient"} <= by_reason
@@ -350,7 +348,7 @@ def test_zip_traversal_and_symlink_refused_per_file(
         archive.writestr("/abs/evil.dcm", good)
         link = zipfile.ZipInfo("DICOM/link")
         link.create_system = 3
-        link.external_attr = (0o120777 << 16)
+        link.external_attr = 0o120777 << 16
         archive.writestr(link, "/etc/passwd")
         archive.writestr("DICOM/IM1", good)
     upload_id = upload_bytes(
@@ -375,3 +373,58 @@ def test_ingestion_audited_without_phi(
     for event in events:
         text = f"{event.detail} {event.object_id}"
         assert "SYNTHETIC" not in text.upper()
+
+
+def test_zip_over_the_limits_fails_whole_and_stores_nothing(
+    patient: Account,
+    case: Case,
+    live_app: FastAPI,
+    db: Session,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings, "zip_max_members", 2)
+    files = {f"DICOM/IM{i}": to_bytes(ds) for i, ds in enumerate(ct(slices=3))}
+    upload_id = upload_bytes(
+        patient.http, live_app, case_id=case.id, data=_zip(files), filename="cd.zip"
+    )
+    status = upload_status(patient.http, case.id, upload_id)
+    assert status["state"] == "failed"
+    assert "at most 2" in status["error"]
+    assert db.scalar(select(func.count()).select_from(Instance)) == 0
+
+
+def test_zip_bomb_member_refused(patient: Account, case: Case, live_app: FastAPI) -> None:
+    data = _zip({"DICOM/BOMB": b"\0" * (16 * 1024 * 1024), "DICOM/IM1": to_bytes(ct()[0])})
+    assert len(data) < 100_000
+    upload_id = upload_bytes(patient.http, live_app, case_id=case.id, data=data, filename="b.zip")
+    status = upload_status(patient.http, case.id, upload_id)
+    assert [f["reason"] for f in status["files"]] == ["too_large", None]
+    assert status["counts"]["stored"] == 1
+
+
+def test_folder_as_separate_file_uploads(
+    patient: Account, case: Case, live_app: FastAPI, db: Session, tmp_path: Path
+) -> None:
+    study = ct(slices=3)
+    folder = write_cd([*study], tmp_path / "folder")
+    names = sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in names:
+        url = tus_create(
+            patient.http,
+            case_id=case.id,
+            length=path.stat().st_size,
+            filename=str(path.relative_to(folder)),
+            kind="file",
+        )
+        data = path.read_bytes()
+        assert tus_patch(patient.http, url, data, offset=0).status_code == 204
+        wait_ingested(live_app, url.rsplit("/", 1)[1])
+    listed = patient.http.get(f"/cases/{case.id}/uploads").json()
+    assert len(listed) == len(names)
+    totals = {k: sum(u["counts"][k] for u in listed) for k in ("stored", "skipped", "refused")}
+    assert totals["stored"] == 3
+    assert totals["refused"] == 0
+    assert totals["skipped"] == len(names) - 3  # DICOMDIR, README, AUTORUN, viewer, index
+    db.expire_all()
+    assert db.get(Case, case.id).images_accepted_count == 3

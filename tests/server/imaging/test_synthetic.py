@@ -11,7 +11,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.fileset import FileSet
-from pydicom.uid import JPEG2000, JPEGLSNearLossless
+from pydicom.uid import JPEG2000, JPEGBaseline8Bit, JPEGLSNearLossless, RLELossless
 
 from server.imaging.synthetic import (
     CT_TYPE1_KEYWORDS,
@@ -177,6 +177,15 @@ def test_secondary_capture_and_dose_report_join_the_study() -> None:
     assert sc.pixel_array.shape == (256, 256)
     assert sr.Modality == "SR"
     assert sr.ContentSequence[0].MeasuredValueSequence[0].NumericValue > 0
+
+
+@pytest.mark.parametrize("syntax", [JPEGBaseline8Bit, RLELossless])
+def test_secondary_capture_compressed(syntax) -> None:
+    study = make_ct_study(slices=1, series=["axial-soft-tissue"], **SMALL)
+    plain = make_secondary_capture(study).pixel_array.astype(int)
+    sc = _reread(make_secondary_capture(study, transfer_syntax=syntax))
+    assert sc.file_meta.TransferSyntaxUID == syntax
+    assert np.abs(sc.pixel_array.astype(int) - plain).mean() < 3
 
 
 def test_cd_layout(tmp_path: Path) -> None:

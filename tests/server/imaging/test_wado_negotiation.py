@@ -16,6 +16,7 @@ from server.imaging.multipart import (
     MediaRange,
     NotAcceptable,
     Part,
+    multipart_length,
     multipart_stream,
     negotiate_frames,
     negotiate_instance,
@@ -139,6 +140,20 @@ def test_multipart_stream_frames_each_part() -> None:
         b"--BOUND\r\nContent-Type: application/dicom\r\n\r\n\r\n--x\r\n"
         b"--BOUND--\r\n"
     )
+
+
+def test_multipart_length_is_exact_when_sizes_are_known() -> None:
+    parts = [
+        Part(
+            "application/dicom; transfer-syntax=1.2.840.10008.1.2.1",
+            [b"x" * 70, b"y"],
+            location="http://x/studies/1",
+            size=71,
+        ),
+        Part("application/dicom", [b""], size=0),
+    ]
+    assert multipart_length(parts, "B0") == len(b"".join(multipart_stream(parts, "B0")))
+    assert multipart_length([Part("application/dicom", [b"z"])], "B0") is None
 
 
 def test_parse_frame_list() -> None:

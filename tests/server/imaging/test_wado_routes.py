@@ -105,6 +105,7 @@ def test_series_and_study_stream_every_instance_in_order(patient: Account, ct: S
     bodies = [body for _headers, body in parse_multipart(response)]
     expected = [ct.files[str(ds.SOPInstanceUID)] for ds in ct.of_series(ct.series_uids()[1])]
     assert bodies == expected
+    assert int(response.headers["content-length"]) == len(response.content)
     study = patient.http.get(f"/dicomweb/studies/{ct.study_uid}", headers=ANY_DICOM)
     assert [b for _h, b in parse_multipart(study)] == [
         ct.files[str(ds.SOPInstanceUID)] for ds in ct.datasets

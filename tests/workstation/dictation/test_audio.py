@@ -196,3 +196,38 @@ def test_no_input_device(monkeypatch) -> None:
     monkeypatch.setattr(audio, "_sounddevice", lambda: FakeSoundDevice(DEVICES))
     with pytest.raises(NoInputDeviceError, match="no input device 'bluetooth'; available: 1: USB"):
         MicrophoneSource("bluetooth").start(lambda c: None, lambda: None)
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 22050])
+def test_stream_resampler_is_seamless(rate) -> None:
+    from workstation.dictation.audio import StreamResampler
+
+    pcm = (tone(rate, 1.0, freq=440) * 32767).astype("<i2").tobytes()
+    resampler = StreamResampler(rate)
+    block = rate // 10 * 2
+    out = b"".join(resampler(pcm[i : i + block]) for i in range(0, len(pcm), block))
+    samples = np.frombuffer(out, dtype="<i2").astype(float)
+    assert abs(samples.size - 16000) <= 2
+    assert dominant_frequency(out[: 16000 // 2 * 2 * 2]) == pytest.approx(440, abs=3)
+    steady = samples[200:-200]  # past the filter's start-up
+    amplitude = 0.5 * 32767
+    assert np.abs(steady).max() == pytest.approx(amplitude, rel=0.03)
+    # no clicks at block seams: the sample-to-sample step stays that of a 440 Hz sine
+    assert np.abs(np.diff(steady)).max() < amplitude * 2 * np.pi * 440 / 16000 * 1.1
+
+
+def test_microphone_falls_back_to_the_device_rate(monkeypatch) -> None:
+    class Only48k(FakeSoundDevice):
+        def RawInputStream(self, **kwargs):
+            if kwargs["samplerate"] != 48000:
+                raise self.PortAudioError("Invalid sample rate")
+            return super().RawInputStream(**kwargs)
+
+    fake = Only48k(DEVICES)
+    monkeypatch.setattr(audio, "_sounddevice", lambda: fake)
+    chunks: list[bytes] = []
+    source = MicrophoneSource(1)
+    source.start(chunks.append, lambda: None)
+    assert fake.opened["samplerate"] == 48000
+    assert fake.opened["blocksize"] == 4800
+    assert chunks  # resampled chunks arrive

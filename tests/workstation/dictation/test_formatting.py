@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workstation.dictation.formatting import format_spoken, format_words
 
@@ -126,6 +128,12 @@ PAIRS: list[tuple[str, str]] = [
     ("c s f", "CSF"),
     ("i v contrast", "IV contrast"),
     ("mrcp", "MRCP"),
+    ("no evidence of d v t period", "No evidence of DVT."),
+    ("the i v c is patent", "The IVC is patent"),
+    ("a p diameter", "AP diameter"),
+    ("a c t scan", "A CT scan"),
+    ("s m a", "SMA"),
+    ("ten m l", "10 mL"),
     # ordinals: conservative
     ("third ventricle", "Third ventricle"),
     ("the fourth ventricle is normal", "The fourth ventricle is normal"),
@@ -170,6 +178,8 @@ PAIRS: list[tuple[str, str]] = [
     ("descending colon", "Descending colon"),
     ("thickening of the transverse colon period", "Thickening of the transverse colon."),
     ("at this point", "At this point"),
+    ("at this point two lesions are seen", "At this point two lesions are seen"),
+    ("the entry point one centimeter below", "The entry point 1 cm below"),
     ("scratch that", "Scratch that"),
     # laterality kept as spoken
     ("left kidney", "Left kidney"),
@@ -245,3 +255,20 @@ def test_review_span_on_a_plain_word() -> None:
 
 def test_unknown_token_is_dropped() -> None:
     assert format_spoken("left [unk] kidney") == "Left kidney"
+
+
+VOCABULARY = sorted(
+    {word for spoken, _ in PAIRS for word in spoken.split()}
+    | {"oh", "and", "hundred", "thousand", "point", "by", "per", "x", "7", "[unk]", "of"}
+)
+
+
+@given(st.lists(st.tuples(st.sampled_from(VOCABULARY), st.booleans()), max_size=14), st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_any_word_sequence_formats_and_spans_stay_inside(pairs, sentence_start) -> None:
+    words = [w for w, _ in pairs]
+    result = format_words(words, [flag for _, flag in pairs], sentence_start=sentence_start)
+    for start, end in result.review_spans:
+        assert 0 <= start < end <= len(result.text)
+    assert result.text == result.text.strip(" ")
+    assert "  " not in result.text

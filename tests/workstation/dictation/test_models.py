@@ -152,3 +152,36 @@ def test_cli_failure_is_one_line_and_exit_2(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith("readroom: sha256 mismatch")
     assert main(["model"]) == 2
+
+
+@pytest.fixture
+def http_folder(tmp_path):
+    """A local HTTP server over ``tmp_path/www`` (the download path, without the internet)."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+
+
+def test_install_from_url_streams_with_progress(http_folder) -> None:
+    root, base = http_folder
+    archive = make_zip(root / "vosk-model-web.zip", MODEL_FILES, "vosk-model-web/")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    seen: list[tuple[int, int | None]] = []
+    path = install_model(
+        f"{base}/vosk-model-web.zip", sha256=digest, progress=lambda d, t: seen.append((d, t))
+    )
+    assert path.name == "vosk-model-web"
+    assert seen[-1] == (archive.stat().st_size, archive.stat().st_size)
+    with pytest.raises(ModelError, match="cannot download"):
+        install_model(f"{base}/missing.zip")

@@ -102,6 +102,20 @@ def test_corrupt_instance_becomes_a_gap(ct_series) -> None:
     assert volume.voxels[other].max() > 0
 
 
+def test_localizer_in_the_series_is_set_aside() -> None:
+    study = make_ct_study(
+        slices=4, rows=64, cols=64, study_date=DAY, series=["scout", "axial-soft-tissue"]
+    )
+    scout = deepcopy(study[0])
+    axial = study[1:]
+    scout.SeriesInstanceUID = axial[0].SeriesInstanceUID
+    volume = load_series([scout, *axial])
+    assert volume.count == 4
+    assert len(volume.skipped) == 1
+    assert scout.SOPInstanceUID in volume.skipped[0]
+    assert volume.slice_spacing == pytest.approx(75.0)
+
+
 def test_unreadable_source_is_skipped_not_fatal(ct_series) -> None:
     volume = load_series([b"not dicom at all", *ct_series[:3]])
     assert volume.count == 3

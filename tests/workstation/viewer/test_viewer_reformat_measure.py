@@ -115,3 +115,18 @@ def test_overlay_texts() -> None:
     assert overlay.top_right == "5/60"
     assert overlay.bottom_left == "Pos -12.5 mm  Thk 5 mm  MISSING SLICE"
     assert overlay.bottom_right == "Lung W:1500 L:-600  x2"
+
+
+def test_draw_line_clips_and_copies() -> None:
+    from workstation.viewer.measure import draw_line, line_pixels
+
+    frame = np.zeros((5, 5), np.uint8)
+    drawn = draw_line(frame, (0, 0), (4, 4))
+    assert frame.sum() == 0
+    assert [drawn[i, i] for i in range(5)] == [255] * 5
+    assert drawn.sum() == 255 * 5
+    clipped = draw_line(frame, (-3, 2), (8, 2), value=9)
+    assert clipped[:, 2].tolist() == [9] * 5
+    rows, cols = line_pixels((0, 0), (0, 3))
+    assert set(rows.tolist()) == {0}
+    assert sorted(set(cols.tolist())) == [0, 1, 2, 3]

@@ -187,3 +187,46 @@ async def test_prefetch_fills_the_cache(volume) -> None:
         neighbour = viewport._key(4)
         assert neighbour in viewport._cache
         assert viewport._cache[neighbour][5]._render_cache is not None
+
+
+async def test_measure_mode_posts_a_measurement_in_mm(volume) -> None:
+    measured = []
+
+    class Measuring(ViewportApp):
+        def on_viewport_measured(self, message: Viewport.Measured) -> None:
+            measured.append(message.measurement)
+
+    app = Measuring(volume)
+    async with app.run_test(size=(60, 24)) as pilot:
+        viewport = app.query_one(Viewport)
+        viewport.drag_mode = DragMode.MEASURE
+        before = _lines(viewport)
+        await pilot.mouse_down(viewport, offset=(20, 10))
+        viewport.post_message(
+            events.MouseMove(viewport, 30, 10, 10, 0, 1, False, False, False, 30, 10)
+        )
+        await pilot.mouse_up(viewport, offset=(30, 10))
+        await pilot.pause()
+        # 60x24 cells -> 60x48 pixels; 360 mm fit in 48 pixels: 7.5 mm each, 10 cells = 75 mm
+        assert len(measured) == 1
+        assert measured[0].mm == pytest.approx(75.0)
+        assert "Dist 75.0 mm" in viewport.current_strips()[-1].text
+        assert _lines(viewport) != before  # the caliper line is drawn
+        viewport.action_next_slice()
+        assert "Dist" not in viewport.current_strips()[-1].text  # only on its own image
+
+
+async def test_border_and_padding_fall_back_to_textual_rendering(volume) -> None:
+    class Bordered(ViewportApp):
+        CSS = "Viewport { border: solid red; padding: 0 1; }"
+
+    app = Bordered(volume)
+    async with app.run_test(size=(60, 24)) as pilot:
+        viewport = app.query_one(Viewport)
+        await pilot.pause()
+        assert viewport.size == (56, 22)
+        lines = viewport.render_lines(viewport.region.reset_offset)
+        assert len(lines) == 24
+        assert all(line.cell_length == 60 for line in lines)
+        assert "▀" in lines[5].text
+        assert "7/12" in lines[1].text

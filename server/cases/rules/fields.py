@@ -1,19 +1,14 @@
-"""Pure case rules, no I/O: field validation, the state machine, readiness, fees, eligibility.
-
-Every validator takes the raw text a patient typed and returns the normalised value or
-raises :class:`ValueError` with a message the patient understands.
-"""
+"""Patient and physician fields: each validator takes the text as typed and returns the
+normalised value or raises :class:`ValueError` with a message the patient understands."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Protocol
+from datetime import date
+from typing import Any
 
-from server.cases.models import CaseStatus, Coverage
 from server.problems import FieldError
 
 # --------------------------------------------------------------------------- provinces
@@ -230,6 +225,17 @@ HEALTH_CARD_FIELDS = ("patient_health_card_number", "patient_health_card_version
 REQUIRED_MESSAGE = "This is required."
 
 
+UNPRINTABLE_MESSAGE = "Remove the invisible control characters (often left by copy and paste)."
+_ALLOWED_CONTROLS = frozenset("\n\r\t")
+
+
+def is_storable_text(text: str) -> bool:
+    """No control, surrogate or unassigned characters (a NUL cannot even be stored)."""
+    return not any(
+        unicodedata.category(c).startswith("C") and c not in _ALLOWED_CONTROLS for c in text
+    )
+
+
 def validate_details(
     raw: Mapping[str, str | None], *, today: date
 ) -> tuple[dict[str, Any], list[FieldError]]:
@@ -246,6 +252,9 @@ def validate_details(
             continue
         if text is None or not str(text).strip():
             values[field] = None
+            continue
+        if not is_storable_text(str(text)):
+            errors.append(FieldError(field, UNPRINTABLE_MESSAGE))
             continue
         try:
             values[field] = _VALIDATORS[field](str(text), today)
@@ -294,162 +303,3 @@ def missing_details(details: Mapping[str, Any]) -> list[FieldError]:
             if not details.get(field)
         ]
     return errors
-
-
-# --------------------------------------------------------------------------- coverage, fees
-
-CENT = Decimal("0.01")
-
-
-def coverage_for(details: Mapping[str, Any]) -> Coverage:
-    """OHIP covers Ontario residents with a valid health card; everyone else pays."""
-    if details.get("patient_province") == "ON" and details.get("patient_health_card_number"):
-        try:
-            health_card_number(details["patient_health_card_number"])
-        except ValueError:
-            return Coverage.PRIVATE
-        return Coverage.OHIP
-    return Coverage.PRIVATE
-
-
-@dataclass(frozen=True)
-class Fee:
-    amount: Decimal
-    tax: Decimal
-
-    @property
-    def total(self) -> Decimal:
-        return self.amount + self.tax
-
-
-def fee_for(coverage: Coverage, *, private_fee: Decimal, tax_rate: Decimal) -> Fee:
-    """The fee and tax owed, rounded half-up to the cent."""
-    if coverage is Coverage.OHIP:
-        return Fee(Decimal("0.00"), Decimal("0.00"))
-    amount = private_fee.quantize(CENT, rounding=ROUND_HALF_UP)
-    return Fee(amount, (amount * tax_rate).quantize(CENT, rounding=ROUND_HALF_UP))
-
-
-def to_cents(amount: Decimal) -> int:
-    return int((amount.quantize(CENT, rounding=ROUND_HALF_UP) * 100).to_integral_value())
-
-
-def from_cents(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(CENT)
-
-
-def money(amount: Decimal, currency: str = "CAD") -> str:
-    return f"${amount:,.2f} {currency}"
-
-
-# --------------------------------------------------------------------------- state machine
-
-S = CaseStatus
-#: Allowed transitions: from -> the statuses it may move to. Anything else is refused.
-TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    S.DRAFT: frozenset({S.SUBMITTED, S.CANCELLED}),
-    S.SUBMITTED: frozenset({S.READY, S.REJECTED, S.CANCELLED}),
-    S.READY: frozenset({S.ASSIGNED, S.REJECTED, S.CANCELLED}),
-    S.ASSIGNED: frozenset({S.READING, S.READY, S.REJECTED, S.CANCELLED}),
-    S.READING: frozenset({S.SIGNED, S.ASSIGNED, S.REJECTED, S.CANCELLED}),
-    S.SIGNED: frozenset({S.DELIVERED}),
-    S.DELIVERED: frozenset(),
-    S.REJECTED: frozenset(),
-    S.CANCELLED: frozenset(),
-}
-#: Statuses in which a radiologist may be (re)assigned without a status change.
-REASSIGNABLE = frozenset({S.ASSIGNED, S.READING})
-#: Statuses in which the case is still open (counts against nothing else).
-OPEN_STATUSES = frozenset({S.DRAFT, S.SUBMITTED, S.READY, S.ASSIGNED, S.READING, S.SIGNED})
-#: Statuses in which the patient may still withdraw the case themselves.
-PATIENT_CANCELLABLE = frozenset({S.DRAFT, S.SUBMITTED, S.READY})
-#: Statuses still waiting on the radiologist (the turnaround clock runs).
-CLOCK_RUNNING = frozenset({S.READY, S.ASSIGNED, S.READING})
-
-
-def can_transition(current: CaseStatus, target: CaseStatus) -> bool:
-    return target in TRANSITIONS[current]
-
-
-def transition_refusal(current: CaseStatus, target: CaseStatus) -> str | None:
-    """Why the move is refused, or ``None`` if allowed."""
-    if can_transition(current, target):
-        return None
-    if not TRANSITIONS[current]:
-        return f"The case is {current} and can no longer change."
-    return f"A {current} case cannot become {target}."
-
-
-# --------------------------------------------------------------------------- readiness
-
-
-class ReadinessFacts(Protocol):
-    images_accepted_count: int
-    total_owed: int
-    amount_paid: int
-    has_referral: bool
-
-
-def missing_for_ready(case: ReadinessFacts, *, money_text: str | None = None) -> list[str]:
-    """What still stands between the case and a radiologist, in plain words."""
-    missing: list[str] = []
-    if case.images_accepted_count <= 0:
-        missing.append("Images: no study has been received and accepted yet.")
-    if not case.has_referral:
-        missing.append("Referral: the referral letter from your doctor has not arrived.")
-    if case.amount_paid < case.total_owed:
-        owed = money_text or money(from_cents(case.total_owed - case.amount_paid))
-        missing.append(f"Payment: {owed} is still owed.")
-    return missing
-
-
-def due_at(ready_at: datetime, *, turnaround_days: int) -> datetime:
-    return ready_at + timedelta(days=turnaround_days)
-
-
-# --------------------------------------------------------------------------- eligibility
-
-
-def study_is_eligible(
-    modality: str | None, study_date: date | None, submitted_on: date, settings: Any
-) -> str | None:
-    """``None`` if a study may be read, else the reason in words a patient understands.
-
-    ``settings`` needs ``accepted_modalities`` and ``study_max_age_days``.
-    """
-    accepted = [m.upper() for m in settings.accepted_modalities]
-    if not modality or modality.upper() not in accepted:
-        kinds = " or ".join(accepted)
-        return f"Only {kinds} studies are read here; this one is {modality or 'of unknown type'}."
-    if study_date is None:
-        return "The study has no date, so its age cannot be checked."
-    if study_date > submitted_on:
-        return "The study is dated in the future; check the disc."
-    age = (submitted_on - study_date).days
-    if age > settings.study_max_age_days:
-        return (
-            f"The study is {age} days old; only studies from the last "
-            f"{settings.study_max_age_days} days are read."
-        )
-    return None
-
-
-def eligibility_rules(settings: Any) -> dict[str, Any]:
-    """The rules a patient sees before opening a case."""
-    return {
-        "accepted_modalities": [m.upper() for m in settings.accepted_modalities],
-        "study_max_age_days": settings.study_max_age_days,
-        "referral_required": True,
-        "referral_max_bytes": settings.referral_max_bytes,
-        "turnaround_days": settings.turnaround_days,
-        "private_fee": str(settings.private_fee),
-        "tax_rate": str(settings.tax_rate),
-        "currency": settings.currency,
-        "covered": "Ontario residents with a valid health card are covered by OHIP.",
-    }
-
-
-def age_in_years(born: date | None, on: date) -> int | None:
-    if born is None:
-        return None
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))

@@ -1,0 +1,248 @@
+"""STOW-RS (PS3.18 §10.5) into a case, over real HTTP, and the per-case upload codes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.accounts.models import Role
+from server.cases.models import Case
+from server.db import utcnow
+from server.imaging.models import Instance, UploadCode
+from server.imaging.stow import FailureReason
+from tests.server.conftest import AccountFactory
+from tests.server.factories import Account
+from tests.server.imaging.intake_support import (
+    OTHER_PATIENT,
+    add_case,
+    ct,
+    old_ct,
+    stow_body,
+    to_bytes,
+)
+
+REFERENCED, FAILED, RETRIEVE_URL, FAILURE_REASON = "00081199", "00081198", "00081190", "00081197"
+
+
+@pytest.fixture
+def case(db: Session, patient: Account) -> Case:
+    return add_case(db, patient_id=patient.id)
+
+
+def stow(
+    http: httpx.Client, parts: list[bytes], *, case_id: str | None, study: str | None = None
+) -> httpx.Response:
+    body, content_type = stow_body(parts)
+    path = "/dicomweb/studies" + (f"/{study}" if study else "")
+    params = {"case_id": case_id} if case_id else {}
+    return http.post(path, content=body, headers={"Content-Type": content_type}, params=params)
+
+
+def failure_reasons(response: httpx.Response) -> list[int]:
+    return [item[FAILURE_REASON]["Value"][0] for item in response.json()[FAILED]["Value"]]
+
+
+def test_all_stored_is_200_with_retrieve_urls(
+    patient: Account, case: Case, db: Session, live_app: FastAPI
+) -> None:
+    study = ct(slices=3)
+    files = [to_bytes(ds) for ds in study]
+    response = stow(patient.http, files, case_id=case.id)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/dicom+json")
+    body = response.json()
+    assert body[RETRIEVE_URL]["Value"][0].endswith(f"/dicomweb/studies/{study[0].StudyInstanceUID}")
+    referenced = body[REFERENCED]["Value"]
+    assert len(referenced) == 3
+    assert {r["00081155"]["Value"][0] for r in referenced} == {
+        str(ds.SOPInstanceUID) for ds in study
+    }
+    assert FAILED not in body
+    stored = db.scalars(select(Instance).where(Instance.case_id == case.id)).all()
+    assert len(stored) == 3
+    by_uid = {i.sop_instance_uid: i for i in stored}
+    for ds, data in zip(study, files, strict=True):
+        assert live_app.state.blobs.read_bytes(by_uid[str(ds.SOPInstanceUID)].blob_sha256) == data
+    db.expire_all()
+    assert db.get(Case, case.id).images_accepted_count == 3
+    db.commit()  # end the read (SQLite: release the lock) before the server writes again
+    # the same instances again: idempotent, still 200
+    again = stow(patient.http, files, case_id=case.id)
+    assert again.status_code == 200
+    assert db.scalar(select(func.count()).select_from(Instance)) == 3
+
+
+def test_some_failed_is_202_with_failure_reasons(patient: Account, case: Case) -> None:
+    good = to_bytes(ct()[0])
+    response = stow(
+        patient.http, [good, b"not dicom at all", to_bytes(old_ct()[0])], case_id=case.id
+    )
+    assert response.status_code == 202, response.text
+    assert sorted(failure_reasons(response)) == sorted(
+        [FailureReason.CANNOT_UNDERSTAND, FailureReason.NOT_AUTHORIZED]
+    )
+    assert len(response.json()[REFERENCED]["Value"]) == 1
+
+
+def test_all_failed_is_409(patient: Account, case: Case) -> None:
+    ds = ct()[0]
+    stow(patient.http, [to_bytes(ds)], case_id=case.id)
+    ds.SeriesDescription = "CHANGED"  # same SOPInstanceUID, different bytes
+    stranger = to_bytes(ct(patient=OTHER_PATIENT, seed=9)[0])
+    response = stow(patient.http, [to_bytes(ds), stranger], case_id=case.id)
+    assert response.status_code == 409, response.text
+    assert sorted(failure_reasons(response)) == sorted(
+        [FailureReason.DUPLICATE_SOP_INSTANCE, FailureReason.NOT_AUTHORIZED]
+    )
+
+
+def test_study_in_path_must_match(patient: Account, case: Case) -> None:
+    response = stow(patient.http, [to_bytes(ct()[0])], case_id=case.id, study="1.2.3.4")
+    assert response.status_code == 409
+    assert failure_reasons(response) == [FailureReason.DATA_SET_DOES_NOT_MATCH]
+    study = ct()
+    ok = stow(
+        patient.http, [to_bytes(study[0])], case_id=case.id, study=str(study[0].StudyInstanceUID)
+    )
+    assert ok.status_code == 200
+
+
+def test_malformed_and_wrong_content_types(patient: Account, case: Case) -> None:
+    data = to_bytes(ct()[0])
+    body, content_type = stow_body([data])
+    params = {"case_id": case.id}
+    post = patient.http.post
+    assert (
+        post("/dicomweb/studies", content=data, params=params,
+             headers={"Content-Type": "application/dicom"}).status_code
+        == 415
+    )  # fmt: skip
+    assert (
+        post("/dicomweb/studies", content=body, params=params,
+             headers={"Content-Type": 'multipart/related; type="application/dicom+json"; '
+                      "boundary=rr-test-boundary"}).status_code
+        == 415
+    )  # fmt: skip
+    truncated = post(
+        "/dicomweb/studies",
+        content=body[: len(body) // 2],
+        params=params,
+        headers={"Content-Type": content_type},
+    )
+    assert truncated.status_code == 400
+    assert truncated.headers["content-type"].startswith("application/problem+json")
+    no_boundary = post(
+        "/dicomweb/studies",
+        content=body,
+        params=params,
+        headers={"Content-Type": 'multipart/related; type="application/dicom"'},
+    )
+    assert no_boundary.status_code == 400
+    garbage = post(
+        "/dicomweb/studies",
+        content=b"\x00\xff" * 100,
+        params=params,
+        headers={"Content-Type": content_type},
+    )
+    assert garbage.status_code == 400
+    missing_case = post("/dicomweb/studies", content=body, headers={"Content-Type": content_type})
+    assert missing_case.status_code == 400
+
+
+def test_part_with_wrong_type_is_a_failure(patient: Account, case: Case) -> None:
+    boundary = "b0undary"
+    body = f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n".encode()
+    response = patient.http.post(
+        "/dicomweb/studies",
+        content=body,
+        params={"case_id": case.id},
+        headers={
+            "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'
+        },
+    )
+    assert response.status_code == 409
+    assert failure_reasons(response) == [FailureReason.CANNOT_UNDERSTAND]
+
+
+def test_case_header_instead_of_query(patient: Account, case: Case) -> None:
+    body, content_type = stow_body([to_bytes(ct()[0])])
+    response = patient.http.post(
+        "/dicomweb/studies",
+        content=body,
+        headers={"Content-Type": content_type, "X-Readroom-Case": case.id},
+    )
+    assert response.status_code == 200
+
+
+def test_another_patients_case_is_404(
+    case: Case, make_account: AccountFactory, db: Session
+) -> None:
+    stranger = make_account(Role.PATIENT)
+    response = stow(stranger.http, [to_bytes(ct()[0])], case_id=case.id)
+    assert response.status_code == 404
+    assert db.scalar(select(func.count()).select_from(Instance)) == 0
+
+
+def _code(patient: Account, case: Case, **body: object) -> dict:
+    response = patient.http.post(f"/cases/{case.id}/upload-codes", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _with_code(live_server: str, code: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=live_server, headers={"Authorization": f"Bearer {code}"}, timeout=30
+    )
+
+
+def test_upload_code_stores_but_cannot_read(
+    patient: Account, case: Case, live_server: str, db: Session
+) -> None:
+    created = _code(patient, case, label="Hospital PACS")
+    assert created["code"].startswith("rrup_")
+    assert db.scalars(select(UploadCode)).one().code_hash != created["code"]
+    db.commit()
+    with _with_code(live_server, created["code"]) as sender:
+        response = stow(sender, [to_bytes(ct()[0])], case_id=None)
+        assert response.status_code == 200, response.text
+        assert sender.get(f"/cases/{case.id}/uploads").status_code == 401
+        assert sender.get(f"/cases/{case.id}").status_code == 401
+        assert sender.get("/dicomweb/studies").status_code == 401
+        assert sender.post(f"/cases/{case.id}/upload-codes", json={}).status_code == 401
+    listed = patient.http.get(f"/cases/{case.id}/upload-codes").json()
+    assert listed[0]["last_used_at"] is not None
+    assert "code" not in listed[0]
+
+
+def test_revoked_and_expired_codes_refused(
+    patient: Account, case: Case, live_server: str, db: Session
+) -> None:
+    revoked = _code(patient, case)
+    assert patient.http.delete(f"/cases/{case.id}/upload-codes/{revoked['id']}").status_code == 204
+    expired = _code(patient, case)
+    row = db.get(UploadCode, expired["id"])
+    row.expires_at = utcnow() - timedelta(minutes=1)
+    db.commit()
+    for code in (revoked["code"], expired["code"], "rrup_made-up"):
+        with _with_code(live_server, code) as sender:
+            assert stow(sender, [to_bytes(ct()[0])], case_id=None).status_code == 401
+
+
+def test_only_the_patient_manages_codes(case: Case, make_account: AccountFactory) -> None:
+    stranger = make_account(Role.PATIENT)
+    assert stranger.http.post(f"/cases/{case.id}/upload-codes", json={}).status_code == 404
+    assert stranger.http.get(f"/cases/{case.id}/upload-codes").status_code == 404
+
+
+def test_too_large_request_is_413(
+    patient: Account, case: Case, settings, monkeypatch: pytest.MonkeyPatch, db: Session
+) -> None:
+    monkeypatch.setattr(settings, "upload_max_bytes", 4096)
+    response = stow(patient.http, [to_bytes(ct()[0])], case_id=case.id)
+    assert response.status_code == 413
+    assert db.scalar(select(func.count()).select_from(Instance)) == 0
