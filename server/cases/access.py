@@ -49,3 +49,15 @@ def load_case_for(
     if case is None:
         raise not_found(case_id)
     return case
+
+
+def cases_visible_to(session: Session, *, principal: CasePrincipal) -> list[Case]:
+    """Every case ``principal`` may see, newest first (the same rule as :func:`load_case_for`)."""
+    query = select(Case).order_by(Case.created_at.desc(), Case.id)
+    if principal.role is Role.PATIENT:
+        query = query.where(Case.patient_user_id == principal.user_id)
+    elif principal.role is Role.RADIOLOGIST:
+        query = query.where(Case.assigned_radiologist_id == principal.user_id)
+    elif principal.role is not Role.ADMIN:
+        return []
+    return list(session.scalars(query))

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.accounts.models import Role, User
-from server.audit.service import Actor
+from server.audit.service import Actor, record_event
 from server.cases.models import Case, CaseStatus, RadiologistProfile, Subspecialty
 from server.cases.rules import age_in_years
 from server.db import utcnow
@@ -266,11 +266,13 @@ def assign_ready_cases(session: Session, *, actor: Actor, limit: int = 100) -> l
     """Assign waiting ready cases, oldest first, one locked row at a time.
 
     Rows another transaction holds are skipped (``SKIP LOCKED``), so concurrent callers
-    share the work and never assign a case twice. Returns the ids assigned; the caller
-    commits.
+    share the work and never assign a case twice, and never wait on a case row while
+    holding other locks. Lock order everywhere: case row, audit chain head, radiologist
+    profiles. Returns the ids assigned; the caller commits.
     """
     assigned: list[str] = []
     skipped: list[str] = []
+    swept = False
     for _ in range(limit):
         query = (
             select(Case)
@@ -284,6 +286,9 @@ def assign_ready_cases(session: Session, *, actor: Actor, limit: int = 100) -> l
         case = session.scalars(query).first()
         if case is None:
             break
+        if not swept:  # audited once per sweep that finds work; takes the chain head
+            record_event(session, actor=actor, action="case.assign_sweep", object_type="case")
+            swept = True
         if auto_assign(session, case=case, actor=actor):
             assigned.append(case.id)
         else:

@@ -37,6 +37,24 @@ def set_profile(
         errors.append(FieldError("capacity", "a number of cases per week, 0 to 1000"))
     if errors:
         raise Invalid.from_errors(errors)
+    changes = {
+        "subspecialties": None
+        if subspecialties is None
+        else ",".join(sorted({s.value for s in subspecialties})),
+        "province": province.upper() if province is not None else None,
+        "capacity": capacity,
+        "accepting": accepting,
+    }
+    # The audit event first: it takes the chain-head lock before the profile row, the same
+    # order as assignment (case row -> audit head -> profiles), so the two never deadlock.
+    record_event(
+        session,
+        actor=actor,
+        action="radiologist.profile",
+        object_type="user",
+        object_id=user.id,
+        detail=" ".join(f"{k}={v}" for k, v in changes.items() if v is not None) or "no change",
+    )
     profile = session.get(RadiologistProfile, user.id, with_for_update=True)
     if profile is None:
         profile = RadiologistProfile(
@@ -57,15 +75,6 @@ def set_profile(
         profile.accepting = accepting
     profile.updated_at = utcnow()
     session.flush()
-    record_event(
-        session,
-        actor=actor,
-        action="radiologist.profile",
-        object_type="user",
-        object_id=user.id,
-        detail=f"{','.join(profile.subspecialties)} {profile.licence_province} "
-        f"{profile.weekly_capacity}/week",
-    )
     return profile
 
 

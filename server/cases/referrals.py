@@ -11,7 +11,8 @@ from server.audit.service import Actor, record_event
 from server.cases.models import Case, CaseStatus, Referral, ReferralSource
 from server.cases.service import evaluate_readiness, lock_row
 from server.db import utcnow
-from server.problems import Conflict
+from server.problems import Conflict, UnsupportedMediaType
+from server.storage import BlobStore
 
 
 def referral_problem(path: Path, *, max_bytes: int) -> str | None:
@@ -81,3 +82,30 @@ def attach_referral(
 
 def latest_referral(case: Case) -> Referral | None:
     return case.referrals[-1] if case.referrals else None
+
+
+def receive_upload(
+    session: Session,
+    *,
+    case: Case,
+    path: Path,
+    blobs: BlobStore,
+    max_bytes: int,
+    actor: Actor,
+    source: ReferralSource = ReferralSource.UPLOAD,
+) -> Referral:
+    """Check an uploaded file by content (415 if not a readable PDF), store it encrypted and
+    record it. ``case`` is locked by the caller, who commits."""
+    _referral_allowed(case)
+    problem = referral_problem(path, max_bytes=max_bytes)
+    if problem is not None:
+        raise UnsupportedMediaType(problem, field="referral")
+    ref = blobs.put_file(path)
+    return attach_referral(
+        session,
+        case=case,
+        sha256=ref.sha256,
+        size=ref.size,
+        source=source,
+        actor=actor,
+    )

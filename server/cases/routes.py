@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from server.accounts.deps import (
     CurrentUser,
@@ -21,8 +21,8 @@ from server.accounts.deps import (
 from server.accounts.models import Role
 from server.audit.service import record_event
 from server.cases import billing, management, referrals, rules, service
-from server.cases.access import load_case_for
-from server.cases.models import Case, ReferralSource
+from server.cases.access import cases_visible_to, load_case_for
+from server.cases.models import Case
 from server.cases.receipts import receipt_pdf
 from server.cases.routes_reading import router as reading_router
 from server.cases.schemas import (
@@ -38,7 +38,8 @@ from server.cases.schemas import (
 )
 from server.config import Settings
 from server.deps import BlobStoreDep, SessionDep, SettingsDep
-from server.problems import PayloadTooLarge, UnsupportedMediaType, problem_responses
+from server.problems import PayloadTooLarge, problem_responses
+from server.storage import BlobStore
 
 router = APIRouter(tags=["cases"], responses=problem_responses(401, 403, 404, 409, 422))
 
@@ -106,12 +107,7 @@ def create_case(
 
 @router.get("/cases", summary="The caller's cases")
 def list_cases(principal: CurrentUser, session: SessionDep) -> list[CaseSummary]:
-    query = select(Case).order_by(Case.created_at.desc())
-    if principal.role is Role.PATIENT:
-        query = query.where(Case.patient_user_id == principal.user_id)
-    elif principal.role is Role.RADIOLOGIST:
-        query = query.where(Case.assigned_radiologist_id == principal.user_id)
-    return [_summary(case) for case in session.scalars(query)]
+    return [_summary(case) for case in cases_visible_to(session, principal=principal)]
 
 
 @router.get("/cases/{case_id}", summary="A case, with what it still waits for")
@@ -274,24 +270,20 @@ async def put_referral(
 
 
 def _store_referral(
-    session: SessionDep,
+    session: Session,
     principal: Principal,
     case_id: str,
     path: Path,
-    blobs: BlobStoreDep,
+    blobs: BlobStore,
     settings: Settings,
 ) -> ReferralRead:
-    problem = referrals.referral_problem(path, max_bytes=settings.referral_max_bytes)
-    if problem is not None:
-        raise UnsupportedMediaType(problem, field="referral")
     case = load_case_for(session, principal=principal, case_id=case_id, for_update=True)
-    ref = blobs.put_file(path)
-    referral = referrals.attach_referral(
+    referral = referrals.receive_upload(
         session,
         case=case,
-        sha256=ref.sha256,
-        size=ref.size,
-        source=ReferralSource.UPLOAD,
+        path=path,
+        blobs=blobs,
+        max_bytes=settings.referral_max_bytes,
         actor=principal.actor,
     )
     session.commit()

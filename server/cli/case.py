@@ -214,28 +214,32 @@ def run_payment(args: argparse.Namespace) -> int:
 
 
 def run_referral(args: argparse.Namespace) -> int:
-    sha256 = size = None
-    if args.file is not None:
-        config = settings()
-        if not args.file.is_file():
-            raise CliError(f"no file {args.file}")
-        problem = referrals.referral_problem(args.file, max_bytes=config.referral_max_bytes)
-        if problem is not None:
-            raise CliError(f"{args.file}: {problem}")
-        from server.app import open_blob_store
-
-        ref = open_blob_store(config).put_file(args.file)
-        sha256, size = ref.sha256, ref.size
+    config = settings()
+    if args.file is not None and not args.file.is_file():
+        raise CliError(f"no file {args.file}")
     with db_session() as session:
         case = management.get_case(session, case_id=args.case_id, for_update=True)
-        referrals.attach_referral(
-            session,
-            case=case,
-            sha256=sha256,
-            size=size,
-            source=ReferralSource.FAX,
-            actor=CONSOLE_ACTOR,
-        )
+        if args.file is None:
+            referrals.attach_referral(
+                session,
+                case=case,
+                sha256=None,
+                size=None,
+                source=ReferralSource.FAX,
+                actor=CONSOLE_ACTOR,
+            )
+        else:
+            from server.app import open_blob_store
+
+            referrals.receive_upload(
+                session,
+                case=case,
+                path=args.file,
+                blobs=open_blob_store(config),
+                max_bytes=config.referral_max_bytes,
+                actor=CONSOLE_ACTOR,
+                source=ReferralSource.FAX,
+            )
         session.commit()
         print(f"faxed referral recorded on {case.id}; case is {case.status.value}")
     return 0

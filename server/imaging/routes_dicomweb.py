@@ -8,8 +8,9 @@ the blob store chunk by chunk, byte-identical to what was received. STOW-RS
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -120,6 +121,15 @@ def _instance_parts(
     ]
 
 
+async def _prefetched(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Read and decrypt the next chunk in a worker thread while this one is being sent."""
+    loop = asyncio.get_running_loop()
+    pending = loop.run_in_executor(None, next, chunks, None)
+    while (chunk := await pending) is not None:
+        pending = loop.run_in_executor(None, next, chunks, None)
+        yield chunk
+
+
 class _LazyChunks:
     """``store.iter_chunks(sha256)``, called when iterated (no file held open before)."""
 
@@ -153,7 +163,7 @@ def _retrieve(
     parts = _instance_parts(store, located, _retrieve_url(request))
     length = multipart_length(parts, boundary)
     return StreamingResponse(
-        multipart_stream(parts, boundary),
+        _prefetched(multipart_stream(parts, boundary)),
         media_type=multipart_content_type(choice.media_type, boundary, choice.transfer_syntax),
         # a known length spares uvicorn re-copying every chunk for chunked encoding
         headers={"Content-Length": str(length)} if length is not None else None,

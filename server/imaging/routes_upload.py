@@ -24,6 +24,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,11 +46,21 @@ from server.imaging.intake_schemas import (
 )
 from server.imaging.models import IngestVerdict, Upload, UploadCode, UploadKind, UploadState
 from server.imaging.verdicts import message_for
-from server.problems import BadRequest, Conflict, Forbidden, NotFound, UnsupportedMediaType
+from server.problems import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    UnsupportedMediaType,
+    problem_responses,
+)
 
 __all__ = ["get_runner", "router"]
 
-router = APIRouter(tags=["imaging intake"])
+router = APIRouter(
+    tags=["imaging intake"],
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 423, 460),
+)
 _TUS = {"Tus-Resumable": tus.TUS_VERSION}
 _runner_lock = threading.Lock()
 
@@ -144,7 +155,7 @@ def create_upload(
         settings=settings,
     )
     if length == 0:
-        _complete(session, upload, principal, settings, runner_app=request.app)
+        _complete(session, upload.id, principal, settings, runner_app=request.app)
     return Response(
         status_code=201, headers={**_TUS, "Location": f"/uploads/{upload.id}", "Upload-Offset": "0"}
     )
@@ -184,44 +195,53 @@ async def upload_append(
     offset = tus.parse_offset(upload_offset)
     checksum = tus.parse_checksum(upload_checksum)
 
-    def prepare() -> Upload:
+    def prepare() -> tuple[UploadState, int]:
         upload = _visible_upload(session, principal, upload_id)
-        session.rollback()  # hold no transaction while the body streams in
-        return upload
+        facts = upload.state, upload.length
+        session.rollback()  # hold no transaction (SQLite: no lock) while the body streams in
+        return facts
 
-    upload = await run_in_threadpool(prepare)
-    if upload.state is not UploadState.RECEIVING:
-        raise tus_conflict(upload)
-    new_offset = await tus.append_chunk(
-        uploads.part_path(settings, upload_id),
-        offset=offset,
-        length=upload.length,
-        stream=request.stream(),
-        checksum=checksum,
-    )
-    if new_offset == upload.length:
+    # No ORM access on the event loop: a blocked database call would stall every request.
+    state, length = await run_in_threadpool(prepare)
+    if state is not UploadState.RECEIVING:
+        raise tus_conflict(length)
+    try:
+        new_offset = await tus.append_chunk(
+            uploads.part_path(settings, upload_id),
+            offset=offset,
+            length=length,
+            stream=request.stream(),
+            checksum=checksum,
+        )
+    except ClientDisconnect:
+        # The client is gone; what was written stays (tus: HEAD tells it where to resume).
+        return Response(status_code=400, headers=_TUS)
+    if new_offset == length:
         await run_in_threadpool(
-            _complete, session, upload, principal, settings, runner_app=request.app
+            _complete, session, upload_id, principal, settings, runner_app=request.app
         )
     return Response(status_code=204, headers={**_TUS, "Upload-Offset": str(new_offset)})
 
 
-def tus_conflict(upload: Upload) -> Exception:
+def tus_conflict(length: int) -> Exception:
     return Conflict(
         "The upload is complete; nothing more can be appended.",
-        headers={**_TUS, "Upload-Offset": str(upload.length)},
+        headers={**_TUS, "Upload-Offset": str(length)},
     )
 
 
 def _complete(
     session: Session,
-    upload: Upload,
+    upload_id: str,
     principal: Principal,
     settings: Settings,
     *,
     runner_app: object | None,
 ) -> None:
-    upload = session.merge(upload)
+    upload = uploads.find_upload(session, upload_id=upload_id)
+    if upload.state is not UploadState.RECEIVING:
+        session.rollback()
+        return  # a concurrent request completed it first
     uploads.mark_received(session, upload=upload, actor=principal.actor)
     if runner_app is not None:
         get_runner(runner_app).submit(upload.id)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import schemathesis
-from argon2 import PasswordHasher
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
@@ -26,10 +25,10 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.orm import Session
 
-from server.accounts import passwords
 from server.accounts.models import Role
 from server.accounts.tokens import issue_token
 from server.config import Settings
+from tests.server.accounts.hashing import CHEAP_HASHER, use_cheap_argon2
 from tests.server.factories import DEFAULT_PASSWORD, add_user
 
 #: Generated requests per operation. The admin run also sends schemathesis' deterministic
@@ -74,20 +73,15 @@ def api_schema_generated_only(live_server: str) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{live_server}/openapi.json", config=config)
 
 
-_CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
 @pytest.fixture
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Still argon2id, at a cost that lets thousands of fuzzed logins run in seconds."""
-    dummy = _CHEAP.hash("not anybody's password")
-    monkeypatch.setattr(passwords, "_hasher", lambda: _CHEAP)
-    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
+    use_cheap_argon2(monkeypatch)
 
 
 def _signed_in(db: Session, settings: Settings, role: Role) -> Iterator[HeadersFactory]:
     user = add_user(db, role=role)
-    user.password_hash = _CHEAP.hash(DEFAULT_PASSWORD)
+    user.password_hash = CHEAP_HASHER.hash(DEFAULT_PASSWORD)
     db.commit()
 
     def headers() -> dict[str, str]:

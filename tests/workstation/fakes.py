@@ -21,7 +21,7 @@ import pyotp
 from pydicom.dataset import Dataset
 from textual.worker import WorkerFailed
 
-from server.imaging.synthetic import make_ct_study, to_bytes
+from server.imaging.synthetic import make_ct_study, make_mr_study, to_bytes
 from workstation.client import ReadroomClient
 from workstation.config import Settings
 from workstation.credentials import MemoryTokenStore
@@ -91,6 +91,7 @@ class FakeServer:
     studies: dict[str, list[Dataset]] = field(default_factory=dict)
     held_by_other: set[str] = field(default_factory=set)
     totp_secret: str | None = None
+    broken_series: set[str] = field(default_factory=set)
     down: bool = False
     calls: list[str] = field(default_factory=list)
 
@@ -215,6 +216,8 @@ class FakeServer:
         return httpx.Response(200, json=out, headers={"content-type": "application/dicom+json"})
 
     def _wado_series(self, study_uid: str, series_uid: str) -> httpx.Response:
+        if series_uid in self.broken_series:
+            return problem(500, "Internal error", "The server failed; the request was not applied.")
         parts = [
             to_bytes(ds)
             for ds in self.studies.get(study_uid, [])
@@ -264,6 +267,9 @@ def worklist_server() -> FakeServer:
     server = FakeServer()
     first = server.add_study(small_study(seed=1))
     second = server.add_study(small_study(seed=2))
+    brain = server.add_study(
+        make_mr_study(slices=8, rows=64, cols=64, seed=3, study_date=NOW.date())
+    )
     server.cases = [
         case_json("RR-0000000A", due_in=timedelta(days=5), study_uid=first, question="Nodule"),
         case_json(
@@ -286,6 +292,7 @@ def worklist_server() -> FakeServer:
             age=33,
             question="Headache, exclude mass",
             images=120,
+            study_uid=brain,
         ),
     ]
     return server

@@ -90,6 +90,40 @@ async def test_presets_and_lung_key(reading: Reading) -> None:
         assert "Lung" in screen.viewport.overlay.bottom_right
 
 
+async def test_presets_are_for_ct_only(reading: Reading) -> None:
+    async with reading.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "enter")  # RR-0000000C: the MR brain
+        await settle(pilot)
+        screen = reading.app.screen
+        assert isinstance(screen, ReadingScreen)
+        assert screen.viewport.volume.modality == "MR"
+        window = screen.viewport.window
+        await pilot.press("l")
+        assert screen.viewport.window == window
+        assert any("for CT" in n.message for n in reading.app._notifications)
+        await pilot.press("shift+up")  # W/L by keys still works
+        assert screen.viewport.window.width > window.width
+
+
+async def test_series_that_fails_to_load_is_a_notification(reading: Reading) -> None:
+    study = reading.server.cases[1]["study_instance_uid"]
+    lung = str(reading.server.studies[study][-1].SeriesInstanceUID)
+    reading.server.broken_series.add(lung)
+    async with reading.app.run_test(size=SIZE) as pilot:
+        screen = await reading.open(pilot)
+        shown = screen.viewport.volume
+        await pilot.press("n")  # to the lung series, which the server fails to send
+        await settle(pilot)
+        assert reading.app.screen is screen
+        assert screen.series_index == 2
+        assert screen.viewport.volume is shown  # the last image stays up
+        messages = [n.message for n in reading.app._notifications]
+        assert [m for m in messages if m.startswith("The server failed (500)")], messages
+        assert len(messages) == len(set(messages))  # reported once
+        assert screen.status_bar.note == "This series could not be loaded."
+
+
 async def test_window_level_by_keys_and_drag(reading: Reading) -> None:
     async with reading.app.run_test(size=SIZE) as pilot:
         screen = await reading.open(pilot)

@@ -14,14 +14,18 @@ from workstation.screens.reading import ReadingScreen
 SIZE = (160, 50)
 
 
-def _app(tmp_path: Path):
+def _app(tmp_path: Path, **settings):
     server = worklist_server()
     services = fake_services(server, token=server.issue_token())
-    return make_app(settings_for(tmp_path, token=services.client.token), services)
+    return make_app(settings_for(tmp_path, token=services.client.token, **settings), services)
 
 
 def test_worklist(snap_compare, tmp_path: Path) -> None:
     assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=settle)
+
+
+def test_worklist_light_theme(snap_compare, tmp_path: Path) -> None:
+    assert snap_compare(_app(tmp_path, theme="light"), terminal_size=SIZE, run_before=settle)
 
 
 def test_reading_screen(snap_compare, tmp_path: Path) -> None:

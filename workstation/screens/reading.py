@@ -8,7 +8,7 @@ and keeps the reading lock alive with a heartbeat.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -19,6 +19,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
 
 from workstation.client import ReadingCase, SeriesSummary
 from workstation.config import Settings
@@ -27,6 +28,7 @@ from workstation.screens.tag_inspector import TagInspector
 from workstation.services import Services
 from workstation.viewer.presets import Window, WindowPreset
 from workstation.viewer.reformat import Plane
+from workstation.viewer.volume import SeriesVolume
 from workstation.widgets.dictation_panel import DictationPanel
 from workstation.widgets.overlay import OverlayBar
 from workstation.widgets.reading_viewport import ReadingViewport
@@ -113,7 +115,7 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
     class SeriesLoaded(Message):
         """A series' volume is decoded and ready to show."""
 
-        def __init__(self, index: int, volume: Any) -> None:
+        def __init__(self, index: int, volume: SeriesVolume) -> None:
             super().__init__()
             self.index = index
             self.volume = volume
@@ -196,7 +198,7 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
         item = self.series[index]
         volume = self.services.volumes.get(item.series_instance_uid)
         if volume is not None:
-            self._show(index, volume)
+            self._show(volume)
         else:
             self.status_bar.note = f"Loading {item.description or 'series'}…"
             self._load_series(index)
@@ -207,14 +209,19 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
         volume = self.services.volumes.load(self.study_uid, item.series_instance_uid)
         self.post_message(self.SeriesLoaded(index, volume))
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Reported by ForwardsWorkerFailures (Textual calls both handlers); here only the bar.
+        if event.worker.group == "series" and event.state is WorkerState.ERROR:
+            self.status_bar.note = "This series could not be loaded."
+
     def on_reading_screen_series_loaded(self, message: SeriesLoaded) -> None:
         self.browser.add_thumbnail(self.series[message.index].series_instance_uid, message.volume)
         if message.index == self.series_index:
-            self._show(message.index, message.volume)
+            self._show(message.volume)
         others = [s.series_instance_uid for s in self.series]
         self.services.volumes.prefetch(self.study_uid, others)
 
-    def _show(self, index: int, volume: Any) -> None:
+    def _show(self, volume: SeriesVolume) -> None:
         viewport = self.viewport
         viewport.measuring = False
         viewport.measurement = None

@@ -58,7 +58,7 @@ class FieldArea(TextArea):
         Binding("ctrl+y", "redo", "Redo", show=False, id="report.redo"),
     ]
 
-    review: reactive[tuple[Span, ...]] = reactive((), always_update=True)
+    review: reactive[tuple[Span, ...]] = reactive(())
     """Character spans (in the whole text) of words to review, highlighted."""
 
     class HistoryRequested(Message):
@@ -118,8 +118,14 @@ class ReportEditor(VerticalScroll):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+down", "next_field", "Next field", show=False, id="report.next_field"),
-        Binding("ctrl+up", "previous_field", "Prev field", show=False, id="report.previous_field"),
+        Binding("tab,ctrl+down", "next_field", "Next field", show=False, id="report.next_field"),
+        Binding(
+            "shift+tab,ctrl+up",
+            "previous_field",
+            "Prev field",
+            show=False,
+            id="report.previous_field",
+        ),
         Binding("ctrl+r", "accept_review", "Accept words", id="report.accept_review"),
     ]
 
@@ -168,6 +174,7 @@ class ReportEditor(VerticalScroll):
         self._ui_thread = threading.get_ident()
         self.set_reactive(ReportEditor.current, self.document.cursor.field)
         self.refresh_from_document()
+        self.watch_current(-1, self.current)
 
     def on_unmount(self) -> None:
         self._ui_app = None
@@ -195,7 +202,9 @@ class ReportEditor(VerticalScroll):
             text = document.text(area.index)
             if area.text != text:
                 area.load_text(text)
-            area.review = document.review_spans(area.index)
+            spans = document.review_spans(area.index)
+            if area.review != spans:
+                area.review = spans
             if area.index == cursor.field and area.cursor_offset != cursor.offset:
                 area.place_cursor(cursor.offset)
         self.current = cursor.field

@@ -36,7 +36,28 @@ from workstation.widgets.report_editor import ReportEditor
 
 __all__ = ["NO_SESSION_MESSAGE", "ReportPanel"]
 
-NO_SESSION_MESSAGE = f"Dictation unavailable (typing works): no speech model; {INSTALL_HINT}"
+NO_SESSION_MESSAGE = f"Typing only: no speech model. {INSTALL_HINT[:1].upper()}{INSTALL_HINT[1:]}"
+
+
+class _PanelListener:
+    """A session's ``on_event`` while a panel shows it: the panel, then the caller's listener."""
+
+    def __init__(
+        self, panel: DictationPanel, *, downstream: Callable[[SessionEvent], None] | None
+    ) -> None:
+        self.panel = panel
+        self.downstream = downstream
+
+    def __call__(self, event: SessionEvent) -> None:
+        self.panel.session_listener(event)
+        if self.downstream is not None:
+            self.downstream(event)
+
+
+def _downstream(session: DictationSession) -> Callable[[SessionEvent], None] | None:
+    """The caller's own listener of a session (without a panel's)."""
+    listener = session.on_event
+    return listener.downstream if isinstance(listener, _PanelListener) else listener
 
 
 class ReportPanel(Vertical):
@@ -44,7 +65,7 @@ class ReportPanel(Vertical):
 
     DEFAULT_CSS = """
     ReportPanel { height: 1fr; }
-    ReportPanel > DictationPanel { height: 3; }
+    ReportPanel > DictationPanel { height: auto; min-height: 3; max-height: 8; }
     ReportPanel > ReportEditor { height: 1fr; }
     ReportPanel > #report-status { height: 1; color: $text-muted; padding: 0 1; }
     """
@@ -86,6 +107,9 @@ class ReportPanel(Vertical):
         self.autosave_delay = autosave_delay
         self._save_timer: Timer | None = None
         self._saved_revision = document.revision
+        #: Stops dictation still running when the panel is removed (join it to wait for the
+        #: last words and the final draft).
+        self.stop_thread: threading.Thread | None = None
 
     def compose(self) -> ComposeResult:
         yield DictationPanel(id="dictation")
@@ -100,6 +124,10 @@ class ReportPanel(Vertical):
     def editor(self) -> ReportEditor:
         return self.query_one(ReportEditor)
 
+    def focus_editor(self) -> None:
+        """Put the keyboard focus in the report, at the current field."""
+        self.editor.focus_current()
+
     def on_mount(self) -> None:
         if self.session is None:
             self.dictation.show_error(NO_SESSION_MESSAGE)
@@ -109,31 +137,30 @@ class ReportPanel(Vertical):
 
     def _attach_session(self, session: DictationSession) -> None:
         session.sink = self.editor
-        listener = self.dictation.session_listener
-        previous = session.on_event
-        if previous is None:
-            session.on_event = listener
-        else:
-
-            def both(event: SessionEvent, first: Callable[[SessionEvent], None] = previous) -> None:
-                first(event)
-                listener(event)
-
-            session.on_event = both
+        session.on_event = _PanelListener(self.dictation, downstream=_downstream(session))
         session.commands = session.commands.with_sections(self.document.template.spoken_names())
+
+    def _detach_session(self, session: DictationSession) -> None:
+        """Hand the session back: late words go straight into the (thread-safe) document."""
+        session.sink = self.document
+        session.on_event = _downstream(session)
 
     def on_unmount(self) -> None:
         if self._save_timer is not None:
             self._save_timer.stop()
         session = self.session
+        if session is not None:
+            self._detach_session(session)
         if session is not None and session.state is not DictationState.OFF:
-            # stop() waits for the recogniser; the editor is gone, so its words go
-            # straight into the document — save the draft after that.
+            # stop() waits for the last words (now written straight into the document)
             def stop_then_save() -> None:
                 session.stop()
                 self._save_now()
 
-            threading.Thread(target=stop_then_save, name="dictation-stop", daemon=True).start()
+            self.stop_thread = threading.Thread(
+                target=stop_then_save, name="dictation-stop", daemon=True
+            )
+            self.stop_thread.start()
         else:
             try:
                 self._save_now()
@@ -188,11 +215,11 @@ class ReportPanel(Vertical):
             self._save_timer.stop()
             self._save_timer = None
         if self.autosave_delay > 0:
-            self._save_timer = self.set_timer(self.autosave_delay, self._save_draft)
+            self._save_timer = self.set_timer(self.autosave_delay, self._autosave_due)
         else:
             self._write_draft()
 
-    def _save_draft(self) -> None:
+    def _autosave_due(self) -> None:
         self._save_timer = None
         self._write_draft()
 

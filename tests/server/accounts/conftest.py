@@ -15,6 +15,7 @@ from server.accounts import service
 from server.accounts.models import Role, User
 from server.audit.service import Actor
 from server.config import Settings
+from tests.server.accounts.hashing import use_cheap_argon2
 
 STRONG = "correct horse battery staple 42"
 TEST_ADMIN = Actor(username="test-admin", role="admin", client_addr="console")
@@ -42,7 +43,13 @@ MakePerson = Callable[..., Person]
 
 
 @pytest.fixture
-def make_person(db: Session, settings: Settings) -> MakePerson:
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at test cost for this test (see :mod:`tests.server.accounts.hashing`)."""
+    use_cheap_argon2(monkeypatch)
+
+
+@pytest.fixture
+def make_person(db: Session, settings: Settings, cheap_argon2: None) -> MakePerson:
     """``make_person(Role.RADIOLOGIST)`` -> a committed user made by ``user add``'s service."""
 
     def make(role: Role = Role.PATIENT, *, password: str = STRONG) -> Person:

@@ -18,6 +18,8 @@ from tests.server.accounts.conftest import STRONG, MakePerson, Person
 from tests.server.conftest import AccountFactory
 from tests.server.factories import Account
 
+pytestmark = pytest.mark.usefixtures("cheap_argon2")
+
 REFUSED = "Wrong username, password or code"
 
 

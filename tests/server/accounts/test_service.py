@@ -16,6 +16,8 @@ from server.config import Settings
 from server.problems import Conflict, Invalid, Unauthorized
 from tests.server.accounts.conftest import STRONG, MakePerson
 
+pytestmark = pytest.mark.usefixtures("cheap_argon2")
+
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -174,3 +176,27 @@ def test_registration_refuses_a_taken_username_or_email(
                 client_addr=None,
             )
         assert caught.value.field == field
+
+
+def test_every_refusal_costs_one_password_verification(
+    db: Session, settings: Settings, make_person: MakePerson, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown users are checked against a dummy hash, so timing does not reveal them."""
+    calls: list[str] = []
+    real_verify, real_dummy = service.verify_password, service.verify_dummy
+
+    def verify(password_hash: str, password: str) -> bool:
+        calls.append("real")
+        return real_verify(password_hash, password)
+
+    def dummy(password: str) -> bool:
+        calls.append("dummy")
+        return real_dummy(password)
+
+    monkeypatch.setattr(service, "verify_password", verify)
+    monkeypatch.setattr(service, "verify_dummy", dummy)
+    person = make_person(Role.PATIENT)
+    for username, password in (("nobody", STRONG), (person.username, "wrong " + STRONG)):
+        with pytest.raises(Unauthorized):
+            _login(db, settings, username, password)
+    assert calls == ["dummy", "real"]

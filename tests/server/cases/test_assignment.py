@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from server.accounts.models import Role
+from server.accounts.models import Role, User
 from server.audit.service import SYSTEM, Actor
-from server.cases import management, service
+from server.cases import management, radiologists, referrals, service
 from server.cases.assignment import (
     Candidate,
     assign_ready_cases,
@@ -20,9 +20,14 @@ from server.cases.assignment import (
     subspecialty_preferences,
     week_start,
 )
-from server.cases.models import Case, CaseEvent, CaseStatus, Subspecialty
+from server.cases.models import Case, CaseEvent, CaseStatus, ReferralSource, Subspecialty
 from server.db import make_sessionmaker
-from tests.server.cases.conftest import make_radiologist, ready_case
+from tests.server.cases.conftest import (
+    accept_images,
+    make_radiologist,
+    ready_case,
+    submitted_case,
+)
 from tests.server.factories import add_user
 
 N = Subspecialty
@@ -265,3 +270,79 @@ def test_postgres_skips_a_case_locked_by_another_transaction(db: Session, engine
     finally:
         holder.close()
         sweeper.close()
+
+
+def test_mixed_concurrent_writers_do_not_deadlock(db: Session, engine: Engine) -> None:
+    """Sweeps, referrals that make cases ready (and assign them), and a profile change, all at
+    once: every transaction commits (consistent lock order: case row, audit head, profiles),
+    no case is assigned twice, and capacity holds."""
+    patient = add_user(db, role=Role.PATIENT)
+    waiting = [ready_case(db, patient=patient) for _ in range(3)]  # ready, nobody to read
+    pending = [submitted_case(db, patient=patient) for _ in range(3)]
+    for case in pending:
+        accept_images(db, case)  # only the referral is missing
+    rads = [make_radiologist(db, subspecialties=("neuro",), capacity=2) for _ in range(2)]
+    factory = make_sessionmaker(engine)
+    barrier = threading.Barrier(2 + len(pending) + 1)
+    errors: list[BaseException] = []
+
+    def in_transaction(work) -> None:
+        session = factory()
+        try:
+            barrier.wait(timeout=10)
+            work(session)
+            session.commit()
+        except BaseException as error:  # reported below
+            errors.append(error)
+            session.rollback()
+        finally:
+            session.close()
+
+    def sweep(session: Session) -> None:
+        assign_ready_cases(session, actor=SYSTEM)
+
+    def referral_for(case_id: str):
+        def work(session: Session) -> None:
+            case = session.scalars(select(Case).where(Case.id == case_id).with_for_update()).one()
+            referrals.attach_referral(
+                session,
+                case=case,
+                sha256=None,
+                size=None,
+                source=ReferralSource.FAX,
+                actor=SYSTEM,
+            )
+
+        return work
+
+    def grow(session: Session) -> None:
+        radiologists.set_profile(
+            session, user=session.get(User, rads[0].id), actor=SYSTEM, capacity=3
+        )
+
+    jobs = [sweep, sweep, grow, *(referral_for(c.id) for c in pending)]
+    workers = [threading.Thread(target=in_transaction, args=(job,)) for job in jobs]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not errors, errors
+    db.expire_all()
+    counts = db.execute(
+        select(CaseEvent.case_id, func.count())
+        .where(CaseEvent.to_status == CaseStatus.ASSIGNED)
+        .group_by(CaseEvent.case_id)
+    ).all()
+    assert {n for _case, n in counts} == {1}
+    per_radiologist = dict(
+        db.execute(
+            select(Case.assigned_radiologist_id, func.count())
+            .where(Case.status == CaseStatus.ASSIGNED)
+            .group_by(Case.assigned_radiologist_id)
+        ).all()
+    )
+    assert per_radiologist[rads[1].id] == 2
+    assert per_radiologist.get(rads[0].id, 0) <= 3
+    statuses = {db.get(Case, c.id).status for c in [*waiting, *pending]}
+    assert statuses <= {CaseStatus.READY, CaseStatus.ASSIGNED}
+    assert sum(per_radiologist.values()) >= 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -136,3 +137,40 @@ def test_rejection_reason_is_shown_to_the_patient(db: Session, patient: Account)
     assert body["status"] == CaseStatus.REJECTED
     assert body["rejection_reason"] == "The images are not from a CT or MR."
     assert body["missing"] == []
+
+
+def test_whole_intake_over_http(patient: Account, radiologist: Account, db: Session) -> None:
+    """A private patient opens, submits, uploads the referral; images and payment arrive;
+    the case is assigned and appears on the radiologist's worklist."""
+    from server.cases.billing import record_payment
+    from server.cases.models import PaymentMethod
+    from tests.server.cases.conftest import BRITISH_COLUMBIA, accept_images
+    from tests.server.cases.test_billing_referral import a_pdf
+
+    make_radiologist(db, user=db.get(User, radiologist.id), subspecialties=("general",))
+    case_id = patient.http.post("/cases", json=BRITISH_COLUMBIA).json()["id"]
+    assert patient.http.post(f"/cases/{case_id}/submit").status_code == 200
+    assert patient.http.post(f"/cases/{case_id}/submit").status_code == 409
+    assert patient.http.put(f"/cases/{case_id}/referral", content=a_pdf()).status_code == 201
+    accept_images(
+        db, db.get(Case, case_id), modality="CT", body_part="CHEST", description="CT CHEST"
+    )
+    missing = patient.http.get(f"/cases/{case_id}").json()["missing"]
+    assert missing == ["Payment: $508.50 CAD is still owed."]
+    assert radiologist.http.get("/worklist").json() == []
+
+    record_payment(
+        db,
+        case=db.get(Case, case_id),
+        amount=Decimal("508.50"),
+        method=PaymentMethod.ETRANSFER,
+        reference="ET-1",
+        actor=SYSTEM,
+    )
+    db.commit()
+    body = patient.http.get(f"/cases/{case_id}").json()
+    assert body["status"] == "assigned"
+    assert body["missing"] == []
+    assert [h["to_status"] for h in body["history"]] == ["draft", "submitted", "ready", "assigned"]
+    assert [i["id"] for i in radiologist.http.get("/worklist").json()] == [case_id]
+    assert patient.http.get(f"/cases/{case_id}/receipt.pdf").status_code == 200

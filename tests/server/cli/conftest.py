@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from server.cli import context, main
 from server.config import get_settings
+from tests.server.accounts.hashing import use_cheap_argon2
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def cli_env(
     db_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, str]]:
     """READROOM_* pointing at the test database (tables emptied after the test)."""
+    use_cheap_argon2(monkeypatch)
     env = {"READROOM_DATABASE_URL": db_url, "READROOM_DATA_DIR": str(tmp_path / "data")}
     for name, value in env.items():
         monkeypatch.setenv(name, value)

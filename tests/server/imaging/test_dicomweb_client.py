@@ -46,8 +46,9 @@ def test_store_search_and_retrieve_round_trip(
     client = client_of(live_server, patient, case.id)
 
     # STOW-RS (intake): the bytes as written, re-read so pydicom re-encodes nothing new
-    stored = client.store_instances([pydicom.dcmread(io.BytesIO(files[str(ds.SOPInstanceUID)]))
-                                     for ds in ct + mr])  # fmt: skip
+    stored = client.store_instances(
+        [pydicom.dcmread(io.BytesIO(files[str(ds.SOPInstanceUID)])) for ds in ct + mr]
+    )
     assert "00081199" in stored  # ReferencedSOPSequence: every instance stored
 
     # QIDO-RS

@@ -181,6 +181,22 @@ def test_instance_search(patient: Account, ct: StoredStudy) -> None:
     assert "00100010" in one[0]
 
 
+def test_includefield_all_at_instance_level_is_the_header_without_bulk_data(
+    patient: Account, ct: StoredStudy
+) -> None:
+    series_uid = ct.series_uids()[1]
+    found = search(
+        patient,
+        f"/studies/{ct.study_uid}/series/{series_uid}/instances",
+        includefield="all",
+        limit=1,
+    )
+    [first] = found
+    assert first["00280030"]["Value"] == [float(v) for v in ct.datasets[1].PixelSpacing]
+    assert "7FE00010" not in first
+    assert all(e.get("vr") not in ("OB", "OW") or "InlineBinary" in e for e in first.values())
+
+
 def test_bad_query_is_a_problem_naming_the_parameter(patient: Account, ct: StoredStudy) -> None:
     response = patient.http.get("/dicomweb/studies", params={"PatientNmae": "X"}, headers=JSON)
     assert response.status_code == 400

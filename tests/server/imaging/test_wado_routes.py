@@ -160,8 +160,12 @@ def test_frame_of_a_single_frame_instance(patient: Account, ct: StoredStudy) -> 
 
 def test_frames_of_a_multi_frame_instance(db: Session, live_app: FastAPI, patient: Account) -> None:
     case = add_case(db, patient_id=patient.id)
-    stored = store_study(db, live_app.state.blobs, case_id=case.id,
-                         datasets=mr_study(seed=3, enhanced=True, series=["t2"]))  # fmt: skip
+    stored = store_study(
+        db,
+        live_app.state.blobs,
+        case_id=case.id,
+        datasets=mr_study(seed=3, enhanced=True, series=["t2"]),
+    )
     accept = {"Accept": 'multipart/related; type="application/octet-stream"'}
     response = patient.http.get(f"{instance_path(stored, 0)}/frames/3,1", headers=accept)
     assert response.status_code == 200

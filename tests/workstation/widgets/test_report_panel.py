@@ -7,16 +7,17 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
 
 from tests.workstation.dictation.conftest import ChunkSource, ScriptedRecognizer, synthesise_korean
 from workstation.dictation.audio import NoInputDeviceError, WavFileSource
 from workstation.dictation.session import DictationSession, DictationState
 from workstation.dictation.sink import MemoryDocument, ReportSink
-from workstation.report.document import ReportDocument
+from workstation.report.document import Cursor, ReportDocument
 from workstation.report.drafts import DraftStore
 from workstation.templates import builtin_templates
 from workstation.widgets.dictation_panel import DictationPanel
@@ -38,7 +39,9 @@ def document() -> ReportDocument:
 
 
 class PanelApp(App[None]):
-    """Hosts a report panel as the reading screen will."""
+    """Hosts a report panel as the reading screen will (which binds tab to the next series)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("tab", "next_series", "Next series")]
 
     def __init__(
         self,
@@ -52,6 +55,10 @@ class PanelApp(App[None]):
         self.session = session
         self.drafts = drafts
         self.sign_requests: list[ReportDocument] = []
+        self.series_changes = 0
+
+    def action_next_series(self) -> None:
+        self.series_changes += 1
 
     def compose(self) -> ComposeResult:
         yield ReportPanel(
@@ -85,13 +92,15 @@ async def test_typing_goes_into_the_document(document: ReportDocument) -> None:
     app = PanelApp(document)
     async with app.run_test(size=(70, 50)) as pilot:
         assert isinstance(app.focused, FieldArea)  # the first field
+        assert current_field(app) == "clinical_information"
         await pilot.press(*"Fall", "space", *"today")
         await pilot.press("tab", *"CT")
         await pilot.pause()
         assert document.text("clinical_information") == "Fall today"
         assert document.text("technique") == "CT"
-        assert document.cursor == (document.cursor.__class__(1, 2))
+        assert document.cursor == Cursor(1, 2)
         assert current_field(app) == "technique"
+        assert app.series_changes == 0  # tab in the editor is the next field
         await pilot.press("ctrl+down", "ctrl+down")
         await pilot.pause()
         assert current_field(app) == "brain_parenchyma"
@@ -263,6 +272,52 @@ async def test_drafts_are_saved_after_edits_and_on_leaving(
     assert restored.text("clinical_information") == "Fall down"
 
 
+async def test_leaving_while_dictating_keeps_the_last_words(
+    document: ReportDocument, tmp_path: Path
+) -> None:
+    listened: list[object] = []
+    session = DictationSession(
+        sink=MemoryDocument(),
+        recognizer_factory=lambda g: ScriptedRecognizer([("partial", "liver is normal")], g),
+        source_factory=lambda: ChunkSource(1, end=False),
+        on_event=listened.append,
+    )
+    drafts = DraftStore(tmp_path)
+    app = PanelApp(document, session=session, drafts=drafts)
+    async with app.run_test(size=(70, 50)) as pilot:
+        panel = app.query_one(ReportPanel)
+        await pilot.press("f4")
+        await app.workers.wait_for_complete()
+        assert session.state is DictationState.DICTATING
+    # the panel was removed while dictating: it handed the session back and stopped it
+    assert panel.stop_thread is not None
+    await asyncio.to_thread(panel.stop_thread.join, 10)
+    assert session.sink is document
+    assert session.on_event == listened.append  # the caller's listener, unwrapped
+    assert listened  # and it heard the session all along
+    assert session.state is DictationState.OFF
+    assert document.text("clinical_information") == "Liver is normal"
+    assert drafts.open(document.template, "RR-0100").text(0) == "Liver is normal"
+    session.close()
+
+
+async def test_a_session_can_move_to_the_next_case(document: ReportDocument) -> None:
+    session = scripted_session([("final", "go to impression"), ("final", "stable")], chunks=2)
+    async with PanelApp(document, session=session).run_test(size=(70, 50)):
+        pass
+    second = ReportDocument(builtin_templates()["mr_spine"], case_id="RR-0101")
+    app = PanelApp(second, session=session)
+    async with app.run_test(size=(70, 50)) as pilot:
+        assert session.on_event.downstream is None  # not the first panel's listener
+        await pilot.press("f4")
+        assert await asyncio.to_thread(session.wait_finished, 10)
+        await app.workers.wait_for_complete()
+        assert second.text("impression") == "Stable"
+        assert document.texts == dict.fromkeys(document.texts, "")
+        assert session.commands.match(["go", "to", "disc", "levels"]) is not None
+        session.close()
+
+
 @pytest.mark.slow
 async def test_dictating_korean_from_a_wav_into_the_report(
     document: ReportDocument, tmp_path: Path
@@ -296,3 +351,23 @@ async def test_dictating_korean_from_a_wav_into_the_report(
         assert panel.last_text in text
         assert panel.overflow == 0
         session.close()
+
+
+async def test_a_restored_draft_is_shown_where_it_was_left(document: ReportDocument) -> None:
+    document.load(
+        {"clinical_information": "Fall.", "impression": "Stable"},
+        review={"impression": [(0, 6)]},
+        cursor=Cursor(document.index_of("impression"), 6),
+    )
+    app = PanelApp(document)
+    app.AUTO_FOCUS = None  # as on the reading screen, where the viewport has the focus
+    async with app.run_test(size=(70, 50)) as pilot:
+        assert app.focused is None
+        assert current_field(app) == "impression"
+        assert shown(app)["clinical_information"] == "Fall."
+        assert app.query_one("#area-impression", FieldArea).review == ((0, 6),)
+        app.query_one(ReportPanel).focus_editor()
+        await pilot.press(*" disease")
+        await pilot.pause()
+        assert document.text("impression") == "Stable disease"
+        assert document.review_spans("impression") == ((0, 6),)  # a space after it: kept
