@@ -21,6 +21,7 @@ from server.accounts.models import Role, User
 from server.audit.service import Actor, record_event
 from server.cases.models import Case, CaseStatus, RadiologistProfile, Subspecialty
 from server.cases.rules import age_in_years
+from server.cases.transitions import transition
 from server.db import utcnow
 
 #: Where the service runs: its week starts on Monday, local time.
@@ -246,8 +247,6 @@ def auto_assign(session: Session, *, case: Case, actor: Actor, now: datetime | N
 
     Returns whether it was assigned; the caller commits.
     """
-    from server.cases.service import transition  # the service imports this module
-
     if case.status is not CaseStatus.READY:
         return False
     now = now or utcnow()

@@ -13,7 +13,7 @@ from server.accounts.models import Role, User
 from server.audit.service import Actor, record_event
 from server.cases import rules
 from server.cases.models import Case, CasePriority, CaseStatus, is_case_id
-from server.cases.service import transition
+from server.cases.transitions import transition
 from server.db import utcnow
 from server.problems import Conflict, FieldError, Invalid, NotFound
 

@@ -12,6 +12,7 @@ from server.audit.service import Actor, record_event
 from server.cases import rules
 from server.cases.models import Case, CasePriority, CaseStatus
 from server.cases.schemas import ReadingCase, ReadingLockRead, WorklistItem
+from server.cases.transitions import transition
 from server.db import utcnow
 from server.problems import Conflict
 
@@ -119,8 +120,6 @@ def open_case(
     Another radiologist's live lock is a 409; an expired one is taken over. The case row
     must be locked by the caller (``load_case_for(..., for_update=True)``).
     """
-    from server.cases.service import transition
-
     now = now or utcnow()
     if case.status not in WORKLIST_STATUSES:
         raise Conflict(f"A {case.status} case cannot be opened for reading.", field="status")

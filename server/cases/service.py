@@ -1,4 +1,4 @@
-"""Case services: intake, transitions, readiness, referral, rejection and reassignment.
+"""Case services: intake (draft, edit, submit), readiness, and the images imaging reports.
 
 Every function takes a Session and keyword-only arguments, knows nothing of HTTP, and
 leaves the commit to its caller's single boundary (a route or a CLI command).
@@ -22,20 +22,21 @@ from server.cases.models import (
     CaseStatus,
     Coverage,
 )
+from server.cases.transitions import transition
 from server.config import Settings, get_settings
 from server.db import utcnow
 from server.problems import Conflict, Invalid
 
-#: The timestamp column each status sets when the case enters it.
-_ENTERED_AT = {
-    CaseStatus.SUBMITTED: "submitted_at",
-    CaseStatus.READY: "ready_at",
-    CaseStatus.READING: "reading_started_at",
-    CaseStatus.SIGNED: "signed_at",
-    CaseStatus.DELIVERED: "delivered_at",
-    CaseStatus.REJECTED: "closed_at",
-    CaseStatus.CANCELLED: "closed_at",
-}
+__all__ = [
+    "create_case",
+    "evaluate_readiness",
+    "lock_row",
+    "missing",
+    "record_images_accepted",
+    "submit_case",
+    "transition",
+    "update_case",
+]
 
 
 def lock_row(session: Session, case: Case) -> Case:
@@ -44,50 +45,6 @@ def lock_row(session: Session, case: Case) -> Case:
     session.flush()
     session.refresh(case, with_for_update=True)
     return case
-
-
-def transition(
-    session: Session,
-    *,
-    case: Case,
-    to: CaseStatus,
-    actor: Actor,
-    note: str | None = None,
-    now: datetime | None = None,
-) -> CaseEvent:
-    """Move ``case`` to ``to`` if the state machine allows it (else 409): timestamp, history
-    row and audit event. The caller commits."""
-    refusal = rules.transition_refusal(case.status, to)
-    if refusal is not None:
-        raise Conflict(refusal, field="status")
-    now = now or utcnow()
-    previous = case.status
-    case.status = to
-    if (column := _ENTERED_AT.get(to)) is not None:
-        setattr(case, column, now)
-    if to is CaseStatus.READY and previous in (CaseStatus.ASSIGNED, CaseStatus.READING):
-        case.assigned_radiologist_id = None
-        case.lock_holder_id = case.lock_expires_at = None
-    event = CaseEvent(
-        case_id=case.id,
-        at=now,
-        from_status=previous,
-        to_status=to,
-        actor_id=actor.user_id,
-        actor_name=actor.username,
-        note=note,
-    )
-    session.add(event)
-    record_event(
-        session,
-        actor=actor,
-        action=f"case.{to.value}",
-        object_type="case",
-        object_id=case.id,
-        case_id=case.id,
-        detail=f"{previous.value}->{to.value}" + (f": {note}" if note else ""),
-    )
-    return event
 
 
 # --------------------------------------------------------------------------- intake
@@ -248,9 +205,14 @@ def record_images_accepted(
     series_count: int | None = None,
     study_instance_uid: str | None = None,
     settings: Settings | None = None,
+    reevaluate: bool = True,
 ) -> Case:
-    """Imaging tells the case that ``image_count`` images (in total) of the study are in;
-    readiness is re-evaluated. The caller commits."""
+    """Imaging tells the case that ``image_count`` images (in total) of the study are in.
+
+    With ``reevaluate`` (the default) readiness is checked, so the case may become ready and
+    be assigned at once: report mid-upload batches with ``reevaluate=False`` and the
+    finished upload (or STOW-RS request) with ``True``. The caller commits.
+    """
     lock_row(session, case)
     if case.status not in (CaseStatus.DRAFT, CaseStatus.SUBMITTED, CaseStatus.READY):
         raise Conflict(f"The case is {case.status}; images can no longer be added.", field="status")
@@ -272,5 +234,6 @@ def record_images_accepted(
         case_id=case.id,
         detail=f"{image_count} images",
     )
-    evaluate_readiness(session, case=case, actor=actor, now=now, settings=settings)
+    if reevaluate:
+        evaluate_readiness(session, case=case, actor=actor, now=now, settings=settings)
     return case

@@ -240,7 +240,9 @@ def json_model(ds: Dataset) -> dict[str, Any]:
     Binary values over :data:`BULK_THRESHOLD` bytes and deferred (large) values are
     given as an attribute with its VR and no value (PS3.18 §F.2.5), so nothing big is
     loaded; WADO-RS can serve them from the stored file. Strings are cleaned for the
-    database (no NUL, valid UTF-8) and non-finite numbers become null.
+    database (no NUL, valid UTF-8) and non-finite numbers become null. ``ds`` is
+    changed in place (large and undecodable elements are emptied or dropped): pass a
+    data set read for this purpose.
     """
     _drop_large_values(ds)
     model = ds.to_json_dict(

@@ -236,19 +236,18 @@ def _commit_batch(
         for item in judged:
             if item.header is None or item.decision is None or item.sha256 is None:
                 continue
+            uid = item.header.sop_instance_uid
+            repeat = duplicate_verdict(existing_sha256=existing.get(uid), sha256=item.sha256)
+            if repeat is not None and not item.decision.hold_for_review:
+                # An identical repeat is "already stored" even once the case is closed.
+                item.outcome.verdict, item.outcome.reason = repeat.verdict, repeat.reason
+                continue
             if not accepting:
-                item.outcome.verdict, item.outcome.reason = (
-                    Verdict.REFUSED,
-                    RefusalReason.CASE_CLOSED,
-                )
+                item.outcome.verdict = Verdict.REFUSED
+                item.outcome.reason = RefusalReason.CASE_CLOSED
                 continue
             if item.decision.hold_for_review:
                 _hold(session, case_id=case_id, item=item, blobs=blobs, upload_id=upload_id)
-                continue
-            uid = item.header.sop_instance_uid
-            repeat = duplicate_verdict(existing_sha256=existing.get(uid), sha256=item.sha256)
-            if repeat is not None:
-                item.outcome.verdict, item.outcome.reason = repeat.verdict, repeat.reason
                 continue
             if not _put(blobs, item):
                 continue

@@ -24,9 +24,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.requests import ClientDisconnect
 
 from server.accounts.deps import CurrentUser, Principal
 from server.accounts.models import Role

@@ -2,14 +2,14 @@
 
 Schemathesis reads ``/openapi.json`` from the live server at run time, so routes
 added by any domain are fuzzed without touching this file. Each generated request is
-sent as a signed-in admin and as a signed-in patient, with a fresh token per request
+sent as a signed-in admin, patient and radiologist, with a fresh token per request
 (a fuzzed ``POST /auth/logout`` must not sign the fuzzer out). A 5xx, an undocumented
 status, or a body or content type the document does not describe fails the test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import schemathesis
@@ -32,11 +32,11 @@ from tests.server.accounts.hashing import CHEAP_HASHER, use_cheap_argon2
 from tests.server.factories import DEFAULT_PASSWORD, add_user
 
 #: Generated requests per operation. The admin run also sends schemathesis' deterministic
-#: coverage cases (boundaries, missing and wrong-typed fields) and explores; the patient run
-#: mostly checks that every route answers a patient with a documented status. Together
-#: about 25–50 s per engine for ~50 operations (depending on load).
+#: coverage cases (boundaries, missing and wrong-typed fields); the patient and radiologist
+#: runs reach the routes only their role may use. Together about 30–50 s per engine for
+#: ~50 operations, depending on load: lower these if the API grows much.
 ADMIN_EXAMPLES = 8
-PATIENT_EXAMPLES = 4
+OTHER_ROLE_EXAMPLES = 3
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -79,7 +79,8 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     use_cheap_argon2(monkeypatch)
 
 
-def _signed_in(db: Session, settings: Settings, role: Role) -> Iterator[HeadersFactory]:
+def _signed_in(db: Session, settings: Settings, role: Role) -> HeadersFactory:
+    """Headers with a new token of one user of ``role`` on every call."""
     user = add_user(db, role=role)
     user.password_hash = CHEAP_HASHER.hash(DEFAULT_PASSWORD)
     db.commit()
@@ -89,17 +90,22 @@ def _signed_in(db: Session, settings: Settings, role: Role) -> Iterator[HeadersF
         db.commit()
         return {"Authorization": f"Bearer {token}"}
 
-    yield headers
+    return headers
 
 
 @pytest.fixture
-def as_admin(db: Session, settings: Settings, cheap_argon2: None) -> Iterator[HeadersFactory]:
-    yield from _signed_in(db, settings, Role.ADMIN)
+def as_admin(db: Session, settings: Settings, cheap_argon2: None) -> HeadersFactory:
+    return _signed_in(db, settings, Role.ADMIN)
 
 
 @pytest.fixture
-def as_patient(db: Session, settings: Settings, cheap_argon2: None) -> Iterator[HeadersFactory]:
-    yield from _signed_in(db, settings, Role.PATIENT)
+def as_patient(db: Session, settings: Settings, cheap_argon2: None) -> HeadersFactory:
+    return _signed_in(db, settings, Role.PATIENT)
+
+
+@pytest.fixture
+def as_radiologist(db: Session, settings: Settings, cheap_argon2: None) -> HeadersFactory:
+    return _signed_in(db, settings, Role.RADIOLOGIST)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -115,6 +121,13 @@ def test_api_as_admin(case: Case, as_admin: HeadersFactory) -> None:
 
 @pytest.mark.slow
 @schema_generated_only.parametrize()
-@settings(FUZZ_SETTINGS, max_examples=PATIENT_EXAMPLES)
+@settings(FUZZ_SETTINGS, max_examples=OTHER_ROLE_EXAMPLES)
 def test_api_as_patient(case: Case, as_patient: HeadersFactory) -> None:
     case.call_and_validate(headers=as_patient(), checks=CHECKS)
+
+
+@pytest.mark.slow
+@schema_generated_only.parametrize()
+@settings(FUZZ_SETTINGS, max_examples=OTHER_ROLE_EXAMPLES)
+def test_api_as_radiologist(case: Case, as_radiologist: HeadersFactory) -> None:
+    case.call_and_validate(headers=as_radiologist(), checks=CHECKS)

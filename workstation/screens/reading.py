@@ -75,9 +75,7 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
         *(_preset_binding(n, p) for n, p in enumerate(WindowPreset, start=1)),
         Binding("l", "preset('LUNG')", "Lung", id="reading.lung"),
         Binding("shift+up", "window(0, 1)", "Wider", show=False, id="reading.wider"),
-        Binding(
-            "shift+down", "window(0, -1)", "Narrower", show=False, id="reading.window_narrower"
-        ),
+        Binding("shift+down", "window(0, -1)", "Narrower", show=False, id="reading.narrower"),
         Binding("shift+right", "window(1, 0)", "Level up", show=False, id="reading.level_up"),
         Binding("shift+left", "window(-1, 0)", "Level down", show=False, id="reading.level_down"),
         Binding("plus,equals_sign", "zoom(1)", "Zoom in", id="reading.zoom_in"),

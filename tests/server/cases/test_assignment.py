@@ -346,3 +346,39 @@ def test_mixed_concurrent_writers_do_not_deadlock(db: Session, engine: Engine) -
     statuses = {db.get(Case, c.id).status for c in [*waiting, *pending]}
     assert statuses <= {CaseStatus.READY, CaseStatus.ASSIGNED}
     assert sum(per_radiologist.values()) >= 4
+
+
+def test_mid_upload_report_does_not_make_the_case_ready(db: Session) -> None:
+    patient = add_user(db, role=Role.PATIENT)
+    make_radiologist(db, subspecialties=("neuro",))
+    case = submitted_case(db, patient=patient)
+    referrals.attach_referral(
+        db, case=case, sha256=None, size=None, source=ReferralSource.FAX, actor=SYSTEM
+    )
+    db.commit()
+    service.record_images_accepted(
+        db,
+        case=case,
+        image_count=50,
+        modality="MR",
+        body_part="BRAIN",
+        study_description="MR BRAIN",
+        study_date=None,
+        actor=SYSTEM,
+        reevaluate=False,
+    )
+    db.commit()
+    assert case.status is CaseStatus.SUBMITTED
+    service.record_images_accepted(
+        db,
+        case=case,
+        image_count=120,
+        modality="MR",
+        body_part="BRAIN",
+        study_description="MR BRAIN",
+        study_date=None,
+        actor=SYSTEM,
+    )
+    db.commit()
+    assert case.status is CaseStatus.ASSIGNED
+    assert case.images_accepted_count == 120

@@ -246,3 +246,32 @@ def test_member_files_are_temporary(tmp_path: Path) -> None:
     assert member.exists()
     candidates[0].discard()
     assert not member.exists()
+
+
+def test_deflate_bomb_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.imaging import dicom_header
+
+    monkeypatch.setattr(dicom_header, "DEFLATE_MAX_BYTES", 1024 * 1024)
+    ds = ct(transfer_syntax="1.2.840.10008.1.2.1.99")[0]
+    ds.add_new(0x00091010, "LO", "READROOM TEST")  # private creator
+    ds.add_new(0x00091011, "UN", b"\0" * (3 * 1024 * 1024))  # inflates far beyond its size
+    path = tmp_path / "bomb.dcm"
+    path.write_bytes(to_bytes(ds))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(HeaderError) as caught:
+        read_header(path)
+    assert caught.value.reason is RefusalReason.TOO_LARGE
+
+
+def test_absurd_four_byte_length_is_unreadable(tmp_path: Path) -> None:
+    ds = ct()[0]
+    ds.add_new(0x00091010, "LO", "READROOM TEST")
+    ds.add_new(0x00091011, "OB", b"\1" * 16)
+    data = bytearray(to_bytes(ds))
+    at = data.find(b"\x09\x00\x11\x10OB")
+    data[at + 8 : at + 12] = b"\xf0\xff\xff\x7f"  # about 2 GB claimed in a 10 kB file
+    path = tmp_path / "x.dcm"
+    path.write_bytes(bytes(data))
+    with pytest.raises(HeaderError) as caught:
+        read_header(path)
+    assert caught.value.reason is RefusalReason.UNREADABLE

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.accounts.models import Role
-from server.cases.models import Case
+from server.cases.models import Case, CaseStatus
 from server.db import utcnow
 from server.imaging.models import Instance, UploadCode
 from server.imaging.stow import FailureReason
@@ -246,3 +246,16 @@ def test_too_large_request_is_413(
     response = stow(patient.http, [to_bytes(ct()[0])], case_id=case.id)
     assert response.status_code == 413
     assert db.scalar(select(func.count()).select_from(Instance)) == 0
+
+
+def test_closed_case_refuses_new_but_repeats_are_still_200(
+    patient: Account, case: Case, db: Session
+) -> None:
+    first = to_bytes(ct()[0])
+    assert stow(patient.http, [first], case_id=case.id).status_code == 200
+    db.get(Case, case.id).status = CaseStatus.CANCELLED
+    db.commit()
+    assert stow(patient.http, [first], case_id=case.id).status_code == 200
+    response = stow(patient.http, [to_bytes(ct(seed=4)[0])], case_id=case.id)
+    assert response.status_code == 409
+    assert failure_reasons(response) == [FailureReason.NOT_AUTHORIZED]
