@@ -8,9 +8,15 @@ Precedence, lowest first: the defaults below, ``config.toml``
     poll_interval = 30        # worklist refresh, seconds
     remember_token = true     # keep the token in the OS keyring between starts
 
+    vosk_model = "~/models/vosk-model-small-en-us-0.15"   # speech model directory
+    input_device = "USB"      # microphone: index or (part of) its name; default input if unset
+
     [keys]                    # binding id -> key(s), comma separated
     "reading.preset_lung" = "l"
     "app.toggle_theme" = "f2"
+
+    [commands]                # more voice-command phrases per action (added to the defaults)
+    next_field = ["next field", "tab"]
 
 No Textual here: the app reads a :class:`Settings` and nothing else.
 """
@@ -36,7 +42,7 @@ __all__ = [
 ]
 
 APP_NAME = "readroom"
-DEFAULT_SERVER_URL = "http://127.0.0.1:8000"
+DEFAULT_SERVER_URL = "http://127.0.0.1:8750"  # the server's default port
 _THEMES = {"dark", "light"}
 
 
@@ -57,6 +63,12 @@ class Settings:
     cine_fps: float = 8.0
     cache_series: int = 12
     keys: Mapping[str, str] = field(default_factory=dict)
+    vosk_model: Path | None = None
+    """A Vosk model directory (``READROOM_VOSK_MODEL`` overrides; else the installed one)."""
+    input_device: int | str | None = None
+    """The microphone: a sounddevice index or (part of) a name; None: the default input."""
+    commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Voice-command phrases per action, added to the defaults (the ``[commands]`` table)."""
     data_dir: Path = field(default_factory=lambda: Path(user_data_dir(APP_NAME)))
     # non-interactive sign-in (``make demo``): a token, or demo credentials
     token: str | None = None
@@ -119,6 +131,7 @@ _ENV = {
     "READROOM_CINE_FPS": "cine_fps",
     "READROOM_CACHE_SERIES": "cache_series",
     "READROOM_DATA_DIR": "data_dir",
+    "READROOM_INPUT_DEVICE": "input_device",
     "READROOM_TOKEN": "token",
     "READROOM_USERNAME": "username",
     "READROOM_PASSWORD": "password",
@@ -135,6 +148,7 @@ def load_settings(
     keys = raw.pop("keys", {})
     if not isinstance(keys, dict):
         raise ConfigError("[keys] must be a table of binding id = key")
+    commands = _commands(raw.pop("commands", {}))
     values: dict[str, Any] = {k: v for k, v in raw.items() if k in Settings.__dataclass_fields__}
     unknown = sorted(set(raw) - set(values))
     if unknown:
@@ -142,12 +156,36 @@ def load_settings(
     for env_name, attr in _ENV.items():
         if environ.get(env_name):
             values[attr] = environ[env_name]
-    return _validated(values, {str(k): str(v) for k, v in keys.items()})
+    return _validated(values, {str(k): str(v) for k, v in keys.items()}, commands)
 
 
-def _validated(values: dict[str, Any], keys: dict[str, str]) -> Settings:
+def _commands(table: object) -> dict[str, tuple[str, ...]]:
+    """The ``[commands]`` table: action name -> list of phrases (names checked here)."""
+    from workstation.dictation.commands import Action
+
+    if not isinstance(table, dict):
+        raise ConfigError("[commands] must be a table of action = [phrases]")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, phrases in table.items():
+        if name not in {a.value for a in Action}:
+            known = ", ".join(a.value for a in Action)
+            raise ConfigError(f"[commands]: unknown action {name!r} (known: {known})")
+        if isinstance(phrases, str):
+            phrases = [phrases]
+        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+            raise ConfigError(f"[commands] {name}: expected a list of phrases")
+        out[name] = tuple(phrases)
+    return out
+
+
+def _validated(
+    values: dict[str, Any],
+    keys: dict[str, str],
+    commands: dict[str, tuple[str, ...]] | None = None,
+) -> Settings:
     out: dict[str, Any] = dict(values)
     out["keys"] = keys
+    out["commands"] = commands or {}
     if "server_url" in out:
         url = str(out["server_url"]).strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
@@ -171,4 +209,14 @@ def _validated(values: dict[str, Any], keys: dict[str, str]) -> Settings:
         out["remember_token"] = _as_bool("remember_token", out["remember_token"])
     if "data_dir" in out:
         out["data_dir"] = Path(out["data_dir"]).expanduser()
+    if out.get("vosk_model"):
+        out["vosk_model"] = Path(str(out["vosk_model"])).expanduser()
+    else:
+        out.pop("vosk_model", None)
+    if "input_device" in out:
+        device = out["input_device"]
+        if isinstance(device, bool) or not isinstance(device, int | str):
+            raise ConfigError(f"input_device: expected an index or a name, got {device!r}")
+        text = str(device).strip()
+        out["input_device"] = int(text) if text.isdigit() else (text or None)
     return Settings(**out)

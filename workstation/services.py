@@ -1,4 +1,4 @@
-"""The service container handed to ``make_app``: the API client, the token store, the volumes.
+"""The service container handed to ``make_app``: API client, token store, volumes, dictation.
 
 :class:`VolumeStore` keeps decoded series in an LRU cache keyed by Series
 Instance UID and fetches them (WADO-RS, then decode into the viewer's
@@ -7,6 +7,11 @@ radiologist is looking at, one background thread for prefetching the rest
 of the study and the next case. A series requested while it is being
 prefetched is waited for, never fetched twice. Nothing here runs on a
 keypress and nothing imports Textual.
+
+:class:`DictationService` builds the one
+:class:`~workstation.dictation.session.DictationSession` of the process on
+first use: loading a Vosk model takes 1–3 s and ~600 MB, so call
+:meth:`DictationService.session` from a worker thread.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydicom.dataset import Dataset
 
@@ -27,7 +32,17 @@ from workstation.client import ReadroomClient
 from workstation.config import Settings
 from workstation.credentials import TokenStore, default_store
 
-__all__ = ["Decoder", "Services", "VolumeStore", "build_services", "default_decoder"]
+if TYPE_CHECKING:
+    from workstation.dictation.session import DictationSession
+
+__all__ = [
+    "Decoder",
+    "DictationService",
+    "Services",
+    "VolumeStore",
+    "build_services",
+    "default_decoder",
+]
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +170,62 @@ class VolumeStore:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+class DictationService:
+    """The dictation session, built once, on first use, from the settings.
+
+    ``build`` makes the session (default: :func:`vosk_session`); it may raise
+    :class:`~workstation.dictation.models.ModelNotFoundError` (no model
+    installed: typing only) or another ``ModelError``. A failure is not
+    remembered: a model installed meanwhile is found next time.
+    """
+
+    def __init__(
+        self, settings: Settings, *, build: Callable[[Settings], DictationSession] | None = None
+    ) -> None:
+        self._settings = settings
+        self._build = build or vosk_session
+        self._session: DictationSession | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> DictationSession | None:
+        """The session if it has been built already (never blocks)."""
+        return self._session
+
+    def session(self) -> DictationSession:
+        """The session, building it now if needed (blocks for seconds: call from a worker)."""
+        with self._lock:
+            if self._session is None:
+                self._session = self._build(self._settings)
+            return self._session
+
+    def close(self) -> None:
+        """Stop dictating and end the recogniser thread."""
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+
+def vosk_session(settings: Settings) -> DictationSession:
+    """A session on the configured (or installed) Vosk model and microphone (loads the model)."""
+    from workstation.dictation.audio import MicrophoneSource
+    from workstation.dictation.commands import CommandTable
+    from workstation.dictation.engine import VoskRecognizerFactory
+    from workstation.dictation.models import cached_model, resolve_model_path
+    from workstation.dictation.session import DictationSession
+    from workstation.dictation.sink import MemoryDocument
+
+    model = cached_model(resolve_model_path(configured=settings.vosk_model))
+    device = settings.input_device
+    return DictationSession(
+        sink=MemoryDocument(),  # the report panel makes its editor the sink
+        recognizer_factory=VoskRecognizerFactory(model),
+        source_factory=lambda: MicrophoneSource(device),
+        commands=CommandTable().extended(settings.commands),
+    )
+
+
 def _log_failure(future: Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.info("prefetch failed: %s", type(future.exception()).__name__)
@@ -172,17 +243,22 @@ class Services:
     tokens: TokenStore
     volumes: VolumeStore
     clock: Callable[[], datetime] = field(default=_utcnow)
+    dictation: DictationService | None = None
+    """None: no dictation at all (typing only), as in most tests."""
 
     def close(self) -> None:
+        if self.dictation is not None:
+            self.dictation.close()
         self.volumes.close()
         self.client.close()
 
 
 def build_services(settings: Settings, *, decode: Decoder = default_decoder) -> Services:
-    """The real services for ``settings``: HTTP client, keyring/file token store, volume store."""
+    """The real services: HTTP client, keyring/file token store, volume store, dictation."""
     client = ReadroomClient(settings.server_url, timeout=settings.request_timeout)
     return Services(
         client=client,
         tokens=default_store(settings.data_dir),
         volumes=VolumeStore(client, decode=decode, capacity=settings.cache_series),
+        dictation=DictationService(settings),
     )

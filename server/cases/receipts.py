@@ -37,7 +37,15 @@ def receipt_data(case: Case, *, payment: Payment, settings: Settings) -> Receipt
         payment_reference=payment.reference,
         paid_on=payment.received_at.date(),
         currency=settings.currency,
+        referred_by=_physician(case),
     )
+
+
+def _physician(case: Case) -> str | None:
+    if not case.physician_name:
+        return None
+    cpso = f" (CPSO {case.physician_cpso_number})" if case.physician_cpso_number else ""
+    return f"{case.physician_name}{cpso}"
 
 
 def receipt_pdf(case: Case, *, payment: Payment, settings: Settings) -> bytes:

@@ -214,15 +214,17 @@ def get_receipt(
 # --------------------------------------------------------------------------- referral
 
 
-async def _spool_body(request: Request, *, max_bytes: int) -> Path:
-    """The request body in a temporary file (never whole in memory); 413 past the limit."""
+async def _spool_body(request: Request, *, max_bytes: int, spool_dir: Path) -> Path:
+    """The request body in a temporary file under the data directory (never whole in memory,
+    never in a shared /tmp); 413 past the limit."""
     too_large = PayloadTooLarge(
         f"The referral is larger than {max_bytes // (1024 * 1024)} MB.", field="referral"
     )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise too_large
-    fd, name = tempfile.mkstemp(prefix="referral-", suffix=".pdf")
+    spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="referral-", suffix=".pdf", dir=spool_dir)
     path, size = Path(name), 0
     try:
         with os.fdopen(fd, "wb") as out:
@@ -260,7 +262,9 @@ async def put_referral(
     # Check the caller may touch the case before reading a possibly large body.
     await run_in_threadpool(load_case_for, session, principal=principal, case_id=case_id)
     session.rollback()
-    path = await _spool_body(request, max_bytes=settings.referral_max_bytes)
+    path = await _spool_body(
+        request, max_bytes=settings.referral_max_bytes, spool_dir=settings.data_dir / "spool"
+    )
     try:
         return await run_in_threadpool(
             _store_referral, session, principal, case_id, path, blobs, settings

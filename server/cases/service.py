@@ -71,7 +71,7 @@ def create_case(
     session.flush()
     session.add(
         CaseEvent(
-            case_id=case.id,
+            case=case,
             to_status=CaseStatus.DRAFT,
             actor_id=actor.user_id,
             actor_name=actor.username,

@@ -48,7 +48,7 @@ def transition(
         case.assigned_radiologist_id = None
         case.lock_holder_id = case.lock_expires_at = None
     event = CaseEvent(
-        case_id=case.id,
+        case=case,
         at=now,
         from_status=previous,
         to_status=to,

@@ -40,6 +40,7 @@ class ReceiptData:
     payment_reference: str | None
     paid_on: date
     currency: str = "CAD"
+    referred_by: str | None = None
 
     @property
     def total(self) -> Decimal:
@@ -89,6 +90,8 @@ def render_receipt(data: ReceiptData) -> bytes:
     line("Service", bold=True)
     row(data.description, _money(data.amount, data.currency))
     row("Date of service", data.service_date.isoformat())
+    if data.referred_by:
+        row("Referred by", data.referred_by)
     row(f"HST ({data.tax_rate * 100:.0f}%)", _money(data.tax, data.currency))
     pdf.line(left, y + 10, width - left, y + 10)
     y -= 4

@@ -10,7 +10,7 @@ Fuzzy matching is not offered: a request for it gets literal matching and a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -268,11 +268,6 @@ class SearchQuery:
     def return_tags(self, default: Iterable[str]) -> frozenset[str]:
         """Default attributes, ``includefield`` ones and every matching key (§10.6.3.3)."""
         return frozenset(default) | self.include_tags | {m.tag for m in self.matches}
-
-    def page(self, items: Sequence[Any]) -> tuple[list[Any], bool]:
-        """``items[offset:offset+limit]`` and whether more remain after this page."""
-        end = self.offset + self.limit
-        return list(items[self.offset : end]), len(items) > end
 
 
 _CONTROL = frozenset({"limit", "offset", "includefield", "fuzzymatching"})

@@ -9,7 +9,7 @@ once per case it returned data of.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +80,7 @@ def search(
     defaults = default_tags(
         level, study_given=study_uid is not None, series_given=series_uid is not None
     )
-    matched = [c for c in candidates if query.accepts(c.record)]
-    page, more = query.page(matched)
+    page, more = _page(candidates, query)
     if query.include_all and level is not Level.INSTANCE:
         _widen_to_common(session, page, level)
     out = SearchResult(
@@ -89,6 +88,22 @@ def search(
     )
     _audit(session, principal=principal, level=level, found=out)
     return out
+
+
+def _page(candidates: Iterable[_Candidate], query: SearchQuery) -> tuple[list[_Candidate], bool]:
+    """The page of matches ``query`` asks for, and whether more follow; candidates are
+    drawn lazily, so a search stops reading the index once its page is full."""
+    skipped, page = 0, []
+    for candidate in candidates:
+        if not query.accepts(candidate.record):
+            continue
+        if skipped < query.offset:
+            skipped += 1
+        elif len(page) == query.limit:
+            return page, True
+        else:
+            page.append(candidate)
+    return page, False
 
 
 def _narrow(from_query: list[str] | None, from_path: str | None) -> list[str] | None:
@@ -155,27 +170,25 @@ def _studies(
     _series_uids: UidFilter,
     _sop_uids: UidFilter,
     retrieve_url: UrlFor,
-) -> list[_Candidate]:
+) -> Iterator[_Candidate]:
     rows = session.scalars(
         select(Study).where(visible, _in(Study.study_instance_uid, study_uids)).order_by(Study.id)
     ).all()
-    rows = _first_per_uid(rows, lambda s: s.study_instance_uid)
-    ids = [s.id for s in rows]
-    heads = _first_instances(session, Series.study_id, ids)
-    counts = _study_counts(session, ids)
-    out = []
-    for study in rows:
-        n_series, n_instances, modalities = counts.get(study.id, (0, 0, []))
-        computed = _computed(
-            StudyInstanceUID=study.study_instance_uid,
-            ModalitiesInStudy=modalities,
-            NumberOfStudyRelatedSeries=n_series,
-            NumberOfStudyRelatedInstances=n_instances,
-            InstanceAvailability="ONLINE",
-            RetrieveURL=retrieve_url(study.study_instance_uid),
-        )
-        out.append(_Candidate(study.case_id, study.id, heads.get(study.id, {}), computed))
-    return out
+    for chunk in _chunks(_first_per_uid(rows, lambda s: s.study_instance_uid)):
+        ids = [s.id for s in chunk]
+        heads = _first_instances(session, Series.study_id, ids)
+        counts = _study_counts(session, ids)
+        for study in chunk:
+            n_series, n_instances, modalities = counts.get(study.id, (0, 0, []))
+            computed = _computed(
+                StudyInstanceUID=study.study_instance_uid,
+                ModalitiesInStudy=modalities,
+                NumberOfStudyRelatedSeries=n_series,
+                NumberOfStudyRelatedInstances=n_instances,
+                InstanceAvailability="ONLINE",
+                RetrieveURL=retrieve_url(study.study_instance_uid),
+            )
+            yield _Candidate(study.case_id, study.id, heads.get(study.id, {}), computed)
 
 
 def _study_counts(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, int, list[str]]]:
@@ -203,9 +216,9 @@ def _series(
     series_uids: UidFilter,
     _sop_uids: UidFilter,
     retrieve_url: UrlFor,
-) -> list[_Candidate]:
+) -> Iterator[_Candidate]:
     rows = session.execute(
-        select(Series, Study.study_instance_uid, Study.case_id)
+        select(Series.id, Series.series_instance_uid, Study.study_instance_uid, Study.case_id)
         .join(Study, Series.study_id == Study.id)
         .where(
             visible,
@@ -214,21 +227,19 @@ def _series(
         )
         .order_by(Study.id, Series.series_number, Series.id)
     ).all()
-    rows = _first_per_uid(rows, lambda r: (r[1], r[0].series_instance_uid))
-    ids = [r[0].id for r in rows]
-    heads = _first_instances(session, Instance.series_id, ids)
-    sizes = _series_sizes(session, ids)
-    out = []
-    for series, study_uid, case_id in rows:
-        computed = _computed(
-            StudyInstanceUID=study_uid,
-            SeriesInstanceUID=series.series_instance_uid,
-            NumberOfSeriesRelatedInstances=sizes.get(series.id, 0),
-            InstanceAvailability="ONLINE",
-            RetrieveURL=retrieve_url(study_uid, series.series_instance_uid),
-        )
-        out.append(_Candidate(case_id, series.id, heads.get(series.id, {}), computed))
-    return out
+    for chunk in _chunks(_first_per_uid(rows, lambda r: (r[2], r[1]))):
+        ids = [r[0] for r in chunk]
+        heads = _first_instances(session, Instance.series_id, ids)
+        sizes = _series_sizes(session, ids)
+        for series_id, series_uid, study_uid, case_id in chunk:
+            computed = _computed(
+                StudyInstanceUID=study_uid,
+                SeriesInstanceUID=series_uid,
+                NumberOfSeriesRelatedInstances=sizes.get(series_id, 0),
+                InstanceAvailability="ONLINE",
+                RetrieveURL=retrieve_url(study_uid, series_uid),
+            )
+            yield _Candidate(case_id, series_id, heads.get(series_id, {}), computed)
 
 
 def _series_sizes(session: Session, ids: Sequence[int]) -> dict[int, int]:
@@ -250,13 +261,12 @@ def _instances(
     series_uids: UidFilter,
     sop_uids: UidFilter,
     retrieve_url: UrlFor,
-) -> list[_Candidate]:
+) -> Iterator[_Candidate]:
     rows = session.execute(
         select(
             Instance.id,
             Instance.case_id,
             Instance.sop_instance_uid,
-            Instance.metadata_json,
             Series.series_instance_uid,
             Study.study_instance_uid,
         )
@@ -270,14 +280,21 @@ def _instances(
         )
         .order_by(Study.id, Series.series_number, Series.id, Instance.instance_number, Instance.id)
     ).all()
-    rows = _first_per_uid(rows, lambda r: r[2])
-    out = []
-    for row_id, case_id, sop, metadata, series_uid, study_uid in rows:
-        computed = _computed(
-            InstanceAvailability="ONLINE", RetrieveURL=retrieve_url(study_uid, series_uid, sop)
+    for chunk in _chunks(_first_per_uid(rows, lambda r: r[2])):
+        query = select(Instance.id, Instance.metadata_json).where(
+            Instance.id.in_([r[0] for r in chunk])
         )
-        out.append(_Candidate(case_id, row_id, metadata, computed))
-    return out
+        headers = {key: value for key, value in session.execute(query)}
+        for row_id, case_id, sop, series_uid, study_uid in chunk:
+            computed = _computed(
+                InstanceAvailability="ONLINE", RetrieveURL=retrieve_url(study_uid, series_uid, sop)
+            )
+            yield _Candidate(case_id, row_id, headers.get(row_id, {}), computed)
+
+
+def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 def _first_per_uid(rows: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]:

@@ -4,16 +4,23 @@ Thin: it routes keys to the viewport's attributes, loads volumes through
 :class:`~workstation.services.VolumeStore` on worker threads (never on a
 keypress: a key only changes what is shown from a volume already decoded),
 and keeps the reading lock alive with a heartbeat.
+
+The report panel edits a :class:`~workstation.report.document.ReportDocument`
+of the template chosen for the case, restored from its draft. Dictation uses
+the process's one session (:class:`~workstation.services.DictationService`),
+built on a worker the first time a case opens; until then, and without a
+speech model, the report is typed.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -23,15 +30,21 @@ from textual.worker import Worker, WorkerState
 
 from workstation.client import ReadingCase, SeriesSummary
 from workstation.config import Settings
+from workstation.dictation.models import ModelError, ModelNotFoundError
+from workstation.dictation.session import DictationSession, DictationState
+from workstation.report.document import ReportDocument
+from workstation.report.drafts import DraftStore
 from workstation.screens.base import ForwardsWorkerFailures
+from workstation.screens.sign_dialog import NOT_AVAILABLE, SignDialog
 from workstation.screens.tag_inspector import TagInspector
 from workstation.services import Services
+from workstation.templates.loader import choose_template
 from workstation.viewer.presets import Window, WindowPreset
 from workstation.viewer.reformat import Plane
 from workstation.viewer.volume import SeriesVolume
-from workstation.widgets.dictation_panel import DictationPanel
 from workstation.widgets.overlay import OverlayBar
 from workstation.widgets.reading_viewport import ReadingViewport
+from workstation.widgets.report_panel import ReportPanel
 from workstation.widgets.series_browser import SeriesBrowser
 from workstation.widgets.viewport import Viewport
 
@@ -59,13 +72,17 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
     DEFAULT_CSS = """
     ReadingScreen #centre { width: 1fr; }
     ReadingScreen #report-panel {
-        width: 44; border: round $primary-darken-2; padding: 0 1;
+        width: 58; border: round $primary-darken-2; padding: 0 1;
     }
+    ReadingScreen #case-info { height: auto; margin: 0 0 1 0; }
     ReadingScreen #report { height: 1fr; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Worklist", id="reading.close"),
+        Binding("r", "report", "Report", id="reading.report"),
+        Binding("f4", "dictation", "Dictate", id="reading.dictation"),
+        Binding("f5", "commands_only", "Commands", show=False, id="reading.commands_only"),
         Binding("down", "slice(1)", "Next slice", show=False, id="reading.next_slice"),
         Binding("up", "slice(-1)", "Previous slice", show=False, id="reading.previous_slice"),
         Binding("pagedown", f"slice({PAGE})", "10 slices on", show=False, id="reading.page_down"),
@@ -110,6 +127,14 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
             super().__init__()
             self.series = series
 
+    class DictationReady(Message):
+        """The dictation session was built (or found) on a worker; None: there is none."""
+
+        def __init__(self, session: DictationSession | None, reason: str = "") -> None:
+            super().__init__()
+            self.session = session
+            self.reason = reason
+
     class SeriesLoaded(Message):
         """A series' volume is decoded and ready to show."""
 
@@ -129,6 +154,17 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
         self.series: list[SeriesSummary] = []
         self._cine: Timer | None = None
         self.set_reactive(ReadingScreen.cine_fps, settings.cine_fps)
+        self.drafts = DraftStore(settings.data_dir / "drafts")
+        self.document, self._draft_problem = self._open_document()
+
+    def _open_document(self) -> tuple[ReportDocument, str]:
+        """The case's report: its draft if there is one, else empty (with why, on a problem)."""
+        case = self.case
+        template = choose_template(case.modality, case.body_part, case.study_description)
+        try:
+            return self.drafts.open(template, case.id), ""
+        except ValueError as error:  # unreadable draft, or one of another template: kept on disk
+            return ReportDocument(template, case_id=case.id), str(error)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -137,26 +173,38 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
             with Vertical(id="centre"):
                 yield ReadingViewport(id="viewport")
                 yield OverlayBar(id="overlay")
-            with Vertical(id="report-panel"):
-                with VerticalScroll(id="report"):
-                    yield Static(self._case_text(), id="case-info")
-                yield DictationPanel(id="dictation")
+            with Vertical(id="report-panel"):  # not a VerticalScroll: the editor takes 1fr
+                yield Static(self._case_text(), id="case-info")
+                dictation = self.services.dictation
+                session = dictation.ready if dictation is not None else None
+                yield ReportPanel(
+                    self.document,
+                    session=session,
+                    drafts=self.drafts,
+                    loading=dictation is not None and session is None,
+                    id="report",
+                )
         yield Footer()
 
     def _case_text(self) -> str:
         c = self.case
         age = "" if c.patient_age is None else f"{c.patient_age}"
         return (
-            f"[b]{c.id}[/b]  {str(c.priority).upper()}\n"
-            f"{c.study_description or ''}\n{age}{c.patient_sex or ''}  {c.body_part or ''}\n\n"
-            f"[dim]Clinical question[/dim]\n{c.clinical_question or '—'}\n\n"
-            "[dim]Report[/dim]\n(the report editor goes here)"
+            f"[b]{escape(c.id)}[/b]  {str(c.priority).upper()}  "
+            f"{escape(c.study_description or '')}\n"
+            f"{age}{escape(c.patient_sex or '')}  {escape(c.body_part or '')}\n"
+            f"[dim]Clinical question:[/dim] {escape(c.clinical_question or '—')}"
         )
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.case.id} · {self.case.study_description or ''}"
-        self.query_one("#report-panel").border_title = "Report"
+        panel = self.query_one("#report-panel")
+        panel.border_title = f"Report · {self.document.template.title}"
+        if self._draft_problem:
+            self.notify(self._draft_problem, severity="warning")
         self.viewport.focus()
+        if self.services.dictation is not None and self.report_panel.session is None:
+            self._load_dictation()
         self.status_bar.note = "Loading series…"
         self._list_series()
         self.set_interval(self.settings.heartbeat_interval, self._heartbeat)
@@ -165,6 +213,10 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
     @property
     def viewport(self) -> ReadingViewport:
         return self.query_one(ReadingViewport)
+
+    @property
+    def report_panel(self) -> ReportPanel:
+        return self.query_one(ReportPanel)
 
     @property
     def status_bar(self) -> OverlayBar:
@@ -234,6 +286,22 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
             if volume is not None:
                 self.browser.add_thumbnail(item.series_instance_uid, volume)
 
+    @work(thread=True, exclusive=True, group="dictation-model", exit_on_error=False)
+    def _load_dictation(self) -> None:
+        """Build (or fetch) the dictation session: loading a model takes seconds."""
+        assert self.services.dictation is not None
+        try:
+            session = self.services.dictation.session()
+        except ModelNotFoundError:
+            self.post_message(self.DictationReady(None))  # the panel says how to install one
+        except ModelError as error:
+            self.post_message(self.DictationReady(None, f"Typing only: {error}"))
+        else:
+            self.post_message(self.DictationReady(session))
+
+    def on_reading_screen_dictation_ready(self, message: DictationReady) -> None:
+        self.report_panel.attach(message.session, reason=message.reason)
+
     @work(thread=True, exclusive=True, group="heartbeat", exit_on_error=False)
     def _heartbeat(self) -> None:
         self.services.client.heartbeat(self.case.id)
@@ -244,6 +312,15 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
         self.viewport.measuring = False
         self.status_bar.note = ""
         self.status_bar.measurement = f"Distance {message.measurement.label}"
+
+    def on_report_panel_sign_requested(self, message: ReportPanel.SignRequested) -> None:
+        if isinstance(self.app.screen, SignDialog):
+            return  # "sign report" said twice
+        self.app.push_screen(SignDialog(message.document), self._sign_dismissed)
+
+    def _sign_dismissed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.notify(f"Not signed: {NOT_AVAILABLE} The draft is kept.", severity="warning")
 
     def on_series_browser_series_chosen(self, message: SeriesBrowser.SeriesChosen) -> None:
         self.series_index = message.index
@@ -354,6 +431,34 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
     def cine_running(self) -> bool:
         return self._cine is not None
 
+    def action_report(self) -> None:
+        self.report_panel.focus_editor()
+
+    def action_dictation(self) -> None:
+        self.report_panel.action_toggle_dictation()
+
+    def action_commands_only(self) -> None:
+        self.report_panel.action_toggle_command_only()
+
     def action_close(self) -> None:
+        """Escape: from the report back to the image; from the image back to the worklist."""
+        focused = self.focused
+        if focused is not None and self.report_panel in focused.ancestors_with_self:
+            self.viewport.focus()
+            return
         self._stop_cine()
-        self.app.pop_screen()
+        session = self.report_panel.session
+        if session is not None and session.state is not DictationState.OFF:
+            self._stop_dictation_then_close(session)
+        else:
+            self.app.pop_screen()
+
+    @work(thread=True, exclusive=True, group="dictation-stop", exit_on_error=False)
+    def _stop_dictation_then_close(self, session: DictationSession) -> None:
+        """Stop dictating on a worker (the last words reach this case's report), then leave."""
+        session.stop()
+        self.app.call_from_thread(self._leave)
+
+    def _leave(self) -> None:
+        if self.app.screen is self:
+            self.app.pop_screen()

@@ -78,6 +78,8 @@ class DictationPanel(Widget):
     """Audio chunks dropped because recognition fell behind."""
     message: reactive[str] = reactive("")
     """A problem to show (no microphone, no model, …); empty when all is well."""
+    notice: reactive[str] = reactive("")
+    """Something to know that is not a problem (e.g. the speech model is loading)."""
 
     class EventReceived(Message):
         """A session event arrived (posted from the session's threads)."""
@@ -93,6 +95,12 @@ class DictationPanel(Widget):
     def show_error(self, error: Exception | str) -> None:
         """Show a problem (an ``AudioError``, a ``ModelError``…); typing still works."""
         self.message = str(error)
+        self.notice = ""
+
+    def show_notice(self, text: str) -> None:
+        """Show a remark (dimmed) in place of a problem; empty clears it."""
+        self.message = ""
+        self.notice = text
 
     def on_dictation_panel_event_received(self, message: EventReceived) -> None:
         event = message.event
@@ -139,5 +147,8 @@ class DictationPanel(Widget):
             second.append_text(committed)
         if self.last_command:
             second.append(f"  ⟶ {self.last_command}", style="cyan")
-        third = Text(self.message, style="bold red") if self.message else Text("")
+        if self.message:
+            third = Text(self.message, style="bold red")
+        else:
+            third = Text(self.notice, style="dim italic")
         return Text("\n").join([line, second, third])

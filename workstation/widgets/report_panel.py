@@ -3,9 +3,10 @@
 The caller builds the :class:`~workstation.report.document.ReportDocument`
 (e.g. ``DraftStore.open(choose_template(...), case_id)``) and, when a speech
 model is installed, a :class:`~workstation.dictation.session.DictationSession`;
-the panel attaches the session on mount: the editor becomes its sink, the
-dictation panel its event listener, and its ``{section}`` commands learn the
-template's spoken names. F4 / F5 toggle dictation / command-only on a worker
+the panel attaches the session on mount (or later, through :meth:`ReportPanel.attach`,
+when the model is still loading): the editor becomes its sink, the dictation
+panel its event listener, and its ``{section}`` commands learn the template's
+spoken names. F4 / F5 toggle dictation / command-only on a worker
 thread (stopping waits for the last words, which the editor puts on this
 thread). "Sign report" (voice or ctrl+s) posts :class:`ReportPanel.SignRequested`;
 the panel never signs. With a :class:`~workstation.report.drafts.DraftStore`
@@ -34,9 +35,10 @@ from workstation.report.drafts import DraftStore
 from workstation.widgets.dictation_panel import DictationPanel
 from workstation.widgets.report_editor import ReportEditor
 
-__all__ = ["NO_SESSION_MESSAGE", "ReportPanel"]
+__all__ = ["LOADING_MODEL", "NO_SESSION_MESSAGE", "ReportPanel"]
 
 NO_SESSION_MESSAGE = f"Typing only: no speech model. {INSTALL_HINT[:1].upper()}{INSTALL_HINT[1:]}"
+LOADING_MODEL = "Loading the speech model… (typing works meanwhile)"
 
 
 class _PanelListener:
@@ -97,6 +99,7 @@ class ReportPanel(Vertical):
         session: DictationSession | None = None,
         drafts: DraftStore | None = None,
         autosave_delay: float = 1.0,
+        loading: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
@@ -105,6 +108,10 @@ class ReportPanel(Vertical):
         self.session = session
         self.drafts = drafts
         self.autosave_delay = autosave_delay
+        self.loading = loading and session is None
+        """True while the session is being built elsewhere (see :meth:`attach`)."""
+        self.unavailable = NO_SESSION_MESSAGE
+        """Why there is no session (shown as a problem unless :attr:`loading`)."""
         self._save_timer: Timer | None = None
         self._saved_revision = document.revision
         #: Stops dictation still running when the panel is removed (join it to wait for the
@@ -130,12 +137,31 @@ class ReportPanel(Vertical):
 
     def on_mount(self) -> None:
         if self.session is None:
-            self.dictation.show_error(NO_SESSION_MESSAGE)
+            self._show_unavailable()
         else:
             self._attach_session(self.session)
         self._show_status()
 
+    def _show_unavailable(self) -> None:
+        if self.loading:
+            self.dictation.show_notice(LOADING_MODEL)
+        else:
+            self.dictation.show_error(self.unavailable)
+
+    def attach(self, session: DictationSession | None, *, reason: str = "") -> None:
+        """Dictate with ``session`` from now on (built after mount), or show why there is none."""
+        if self.session is not None:
+            return  # one session per panel
+        self.loading = False
+        if session is None:
+            self.unavailable = reason or NO_SESSION_MESSAGE
+            self._show_unavailable()
+            return
+        self.session = session
+        self._attach_session(session)
+
     def _attach_session(self, session: DictationSession) -> None:
+        self.dictation.show_notice("F4 dictate / stop · F5 commands only")
         session.sink = self.editor
         session.on_event = _PanelListener(self.dictation, downstream=_downstream(session))
         session.commands = session.commands.with_sections(self.document.template.spoken_names())
@@ -179,8 +205,11 @@ class ReportPanel(Vertical):
 
     def _toggle(self, *, command_only: bool) -> None:
         if self.session is None:
-            self.dictation.show_error(NO_SESSION_MESSAGE)
-            self.notify("Dictation needs a speech model: see the panel.", severity="warning")
+            if self.loading:
+                self.notify(LOADING_MODEL, timeout=3)
+            else:
+                self.notify("Dictation is not available: see the panel.", severity="warning")
+            self._show_unavailable()
             return
         self._run_toggle(self.session, command_only)
 

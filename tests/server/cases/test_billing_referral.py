@@ -85,6 +85,7 @@ def test_invoice_payment_and_receipt(patient: Account, db: Session) -> None:
         "$508.50 CAD",
         "card",
         "AUTH-778899",
+        "Dr. Sam Example (CPSO 12345)",
         case.submitted_at.date().isoformat(),
     ):
         assert expected in text, expected

@@ -8,6 +8,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from server.cases import rules
 from server.cases.models import CaseStatus, Coverage
@@ -468,3 +470,29 @@ def test_eligibility_follows_settings() -> None:
 )
 def test_age_in_years(born: date | None, on: date, age: int | None) -> None:
     assert rules.age_in_years(born, on) == age
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9), st.integers(0, 9), st.data())
+def test_luhn_catches_every_single_digit_error(payload: str, position: int, data) -> None:
+    number = payload + str(rules.luhn_check_digit(payload))
+    assert rules.health_card_number(number) == number
+    wrong = data.draw(st.sampled_from([d for d in "0123456789" if d != number[position]]))
+    with pytest.raises(ValueError, match="not valid"):
+        rules.health_card_number(number[:position] + wrong + number[position + 1 :])
+
+
+@given(st.from_regex(r"[A-Za-z][0-9][A-Za-z] ?[0-9][A-Za-z][0-9]", fullmatch=True))
+def test_postal_code_letters_rule(text: str) -> None:
+    letters = [c.upper() for c in text if c.isalpha()]
+    allowed = not set(letters) & set("DFIOQU") and letters[0] not in "WZ"
+    if allowed:
+        assert (
+            rules.postal_code(text)
+            == f"{text.replace(' ', '')[:3]} {text.replace(' ', '')[3:]}".upper()
+        )
+    else:
+        with pytest.raises(ValueError, match="A1A 1A1"):
+            rules.postal_code(text)

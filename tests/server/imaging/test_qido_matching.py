@@ -160,13 +160,6 @@ def test_uids_for_index_lookups() -> None:
     assert parse_search([("SeriesInstanceUID", "")]).uids("SeriesInstanceUID") is None
 
 
-def test_page() -> None:
-    query = parse_search([("limit", "2"), ("offset", "1")])
-    assert query.page([1, 2, 3, 4]) == ([2, 3], True)
-    assert query.page([1, 2, 3]) == ([2, 3], False)
-    assert query.page([1]) == ([], False)
-
-
 def test_default_return_attributes_per_level() -> None:
     assert default_tags(Level.STUDY, study_given=False, series_given=False) == STUDY_TAGS
     series = default_tags(Level.SERIES, study_given=True, series_given=False)

@@ -118,6 +118,17 @@ def test_paging_with_limit_and_offset(patient: Account, ct: StoredStudy) -> None
     assert [u for p in pages for u in p] == everything
 
 
+def test_paging_after_matching(patient: Account, ct: StoredStudy, mr: StoredStudy) -> None:
+    params = {"PatientName": "SYN*", "limit": 1}
+    first = patient.http.get("/dicomweb/studies", params=params, headers=JSON)
+    assert "additional results" in first.headers["warning"]
+    second = patient.http.get("/dicomweb/studies", params={**params, "offset": 1}, headers=JSON)
+    assert "warning" not in second.headers
+    found = uids(first.json(), STUDY_UID) + uids(second.json(), STUDY_UID)
+    assert sorted(found) == sorted([ct.study_uid, mr.study_uid])
+    assert search(patient, "/studies", ModalitiesInStudy="MR", offset=1) == []
+
+
 def test_fuzzy_matching_is_refused_with_a_warning(patient: Account, ct: StoredStudy) -> None:
     response = patient.http.get(
         "/dicomweb/studies",
