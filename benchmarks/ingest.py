@@ -11,7 +11,9 @@ A deterministic 512×512 CT series (``server.imaging.synthetic``) is pushed
   STOW-RS the same way;
 
 then the whole series is retrieved by WADO-RS from both. Every figure is the median
-of ``--reps`` runs; peak RSS is the server process's ``VmHWM``. Last, a zip of about
+of ``--reps`` runs, Readroom and Orthanc alternating run by run so that background load
+falls on both; peak RSS is the server process's ``VmHWM``. Run it on a quiet machine:
+two cores shared with a test suite move every figure by a factor of two. Last, a zip of about
 ``--big-gb`` GB goes through tus to measure the server's peak RSS on a large upload.
 """
 
@@ -354,36 +356,56 @@ class Row:
         return self.nbytes / MB / statistics.median(self.seconds)
 
 
+Run = Callable[[Target], tuple[float, int, int]]
+
+
 def repeat(
     label: str,
     make: Callable[[], object],
-    run: Callable[[Target], tuple[float, int, int]],
+    run: Run,
     reps: int,
 ) -> Row:
     """Run ``run`` on a fresh server ``reps`` times; medians and the server's peak RSS."""
-    seconds, rss, instances, nbytes = [], [], 0, 0
+    return compare([(label, make)], run, reps)[0]
+
+
+def compare(
+    contenders: Sequence[tuple[str, Callable[[], object]]], run: Run, reps: int
+) -> list[Row]:
+    """Run ``run`` on a fresh server of each contender, alternating them repetition by
+    repetition (a fair share of any background load); medians and peak RSS per contender."""
+    results: dict[str, tuple[list[float], list[float], int, int]] = {
+        label: ([], [], 0, 0) for label, _make in contenders
+    }
     for _ in range(reps):
-        with make() as target:  # type: ignore[attr-defined]
-            elapsed, instances, nbytes = run(target)
-            seconds.append(elapsed)
-            rss.append(target.peak_rss_mb())
-    row = Row(label, seconds, instances, nbytes, rss)
-    print(
-        f"  {label:<34} {row.rate:8.1f} inst/s {row.mbps:8.1f} MB/s peak RSS {max(rss):7.0f} MB",
-        file=sys.stderr,
-        flush=True,
-    )
-    return row
+        for label, make in contenders:
+            with make() as target:  # type: ignore[attr-defined]
+                elapsed, instances, nbytes = run(target)
+                seconds, rss, _, _ = results[label]
+                seconds.append(elapsed)
+                rss.append(target.peak_rss_mb())
+                results[label] = (seconds, rss, instances, nbytes)
+    rows = []
+    for label, (seconds, rss, instances, nbytes) in results.items():
+        row = Row(label, seconds, instances, nbytes, rss)
+        print(
+            f"  {label:<34} {row.rate:8.1f} inst/s {row.mbps:8.1f} MB/s "
+            f"peak RSS {max(rss):7.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
+        rows.append(row)
+    return rows
 
 
-def stow_then_wado(study: Study, clients: int) -> Callable[[Target], tuple[float, int, int]]:
+def stow_then_wado(study: Study, clients: int) -> Run:
     def run(target: Target) -> tuple[float, int, int]:
         return stow(target, study, clients=clients), len(study.files), study.total_bytes
 
     return run
 
 
-def wado_after_stow(study: Study) -> Callable[[Target], tuple[float, int, int]]:
+def wado_after_stow(study: Study) -> Run:
     """Store the series, then retrieve it three times: the best of them (warm caches)."""
 
     def run(target: Target) -> tuple[float, int, int]:
@@ -394,7 +416,7 @@ def wado_after_stow(study: Study) -> Callable[[Target], tuple[float, int, int]]:
     return run
 
 
-def tus_run(path: Path) -> Callable[[Target], tuple[float, int, int]]:
+def tus_run(path: Path) -> Run:
     def run(target: Target) -> tuple[float, int, int]:
         elapsed, stored = tus_upload(target, path)
         return elapsed, stored, path.stat().st_size
@@ -487,33 +509,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rr-bench-zip-") as tmp:
         if "stow" in parts:
             for clients in (1, 4):
-                ours = repeat(
-                    f"Readroom STOW-RS x{BATCH}, {clients} client(s)",
-                    readroom,
-                    stow_then_wado(study, clients),
-                    args.reps,
-                )
-                rows.append(ours)
+                contenders = [(f"Readroom STOW-RS x{BATCH}, {clients} client(s)", readroom)]
                 if use_orthanc:
-                    theirs = repeat(
-                        f"Orthanc STOW-RS x{BATCH}, {clients} client(s)",
-                        orthanc_target,
-                        stow_then_wado(study, clients),
-                        args.reps,
+                    contenders.append(
+                        (f"Orthanc STOW-RS x{BATCH}, {clients} client(s)", orthanc_target)
                     )
-                    rows.append(theirs)
+                found = compare(contenders, stow_then_wado(study, clients), args.reps)
+                rows += found
+                if use_orthanc:
                     ratios.append(
-                        (f"Readroom/Orthanc STOW, {clients} client(s)", ours.rate / theirs.rate)
+                        (
+                            f"Readroom/Orthanc STOW, {clients} client(s)",
+                            found[0].rate / found[1].rate,
+                        )
                     )
         if "wado" in parts:
-            ours = repeat("Readroom WADO-RS series", readroom, wado_after_stow(study), args.reps)
-            rows.append(ours)
+            contenders = [("Readroom WADO-RS series", readroom)]
             if use_orthanc:
-                theirs = repeat(
-                    "Orthanc WADO-RS series", orthanc_target, wado_after_stow(study), args.reps
-                )
-                rows.append(theirs)
-                ratios.append(("Readroom/Orthanc WADO series", ours.mbps / theirs.mbps))
+                contenders.append(("Orthanc WADO-RS series", orthanc_target))
+            found = compare(contenders, wado_after_stow(study), args.reps)
+            rows += found
+            if use_orthanc:
+                ratios.append(("Readroom/Orthanc WADO series", found[0].mbps / found[1].mbps))
         if "tus" in parts:
             cd = zip_of(study.files, Path(tmp) / "cd.zip")
             rows.append(repeat("Readroom tus zipped CD", readroom, tus_run(cd), args.reps))

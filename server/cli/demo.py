@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from server.cli.context import CliError
+from server.problems import Problem
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +60,10 @@ def run_make_study(args: argparse.Namespace) -> int:
 def run_seed(_args: argparse.Namespace) -> int:
     from server.demo import seed_demo
 
-    print(seed_demo())
+    try:
+        print(seed_demo())
+    except Problem as problem:
+        raise CliError(problem.detail) from None
     return 0
 
 

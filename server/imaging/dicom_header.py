@@ -116,9 +116,10 @@ def _read(path: Path) -> Header:
             meta = _read_file_meta_info(handle)
             data_set_start = handle.tell()
         transfer_syntax = str(meta.get("TransferSyntaxUID", "") or "")
+        media_sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "")
     except Exception as error:  # pydicom raises many types on bad bytes
         raise HeaderError(RefusalReason.UNREADABLE, type(error).__name__) from None
-    if str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
+    if media_sop_class == DICOMDIR_SOP_CLASS:
         raise HeaderError(RefusalReason.DICOMDIR)
     if transfer_syntax == DEFLATED_TRANSFER_SYNTAX:
         _check_inflated(path, data_set_start)

@@ -489,6 +489,7 @@ def tell_case(session: Session, *, case: Case, actor: Actor, settings: Settings)
         study_date=main.study_date if main else None,
         actor=actor,
         series_count=len(series_rows),
+        study_instance_uid=main.study_instance_uid if main else None,
         settings=settings,
     )
 

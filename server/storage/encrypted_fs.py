@@ -32,6 +32,17 @@ TAG = 16
 _HEADER = struct.Struct(">4s8sQ")
 
 
+def create_key(path: Path) -> bool:
+    """Write a new random 256-bit key with mode 0600 from the first byte; False if one exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as key:
+        key.write(secrets.token_bytes(32))
+    return True
+
+
 def load_key(path: Path) -> bytes:
     key = path.read_bytes()
     if len(key) != 32:

@@ -137,3 +137,18 @@ def test_bad_config_is_one_line_and_status_2(
     err = capsys.readouterr().err
     assert err.startswith("readroom: theme")
     assert err.count("\n") == 1
+
+
+def test_the_heap_is_frozen_after_start_up_but_not_in_headless_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr("workstation.app.gc.collect", lambda: calls.append("collect"))
+    monkeypatch.setattr("workstation.app.gc.freeze", lambda: calls.append("freeze"))
+    app = _signed_in_app(tmp_path)
+    monkeypatch.setattr(ReadroomApp, "is_headless", property(lambda self: True))
+    app._freeze_heap()
+    assert calls == []
+    monkeypatch.setattr(ReadroomApp, "is_headless", property(lambda self: False))
+    app._freeze_heap()
+    assert calls == ["collect", "freeze"]

@@ -47,12 +47,37 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ("poll_interval = 0.1", "poll_interval"),
         ("colour = 1", "unknown setting"),
         ("keys = 3", "[keys]"),
+        ('[commands]\nsing_report = ["sing"]', "unknown action 'sing_report'"),
+        ("[commands]\nnext_field = 3", "next_field: expected a list"),
+        ("input_device = 1.5", "input_device"),
         ("server_url = ", "config.toml"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_settings(path=_write(tmp_path, text), environ={})
+
+
+def test_default_server_url_is_the_servers_default_port() -> None:
+    from server.config import Settings as ServerSettings
+
+    port = ServerSettings.model_fields["port"].default
+    assert Settings().server_url == f"http://127.0.0.1:{port}"
+
+
+def test_dictation_settings(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        'vosk_model = "~/models/en"\ninput_device = 3\n'
+        '[commands]\nnext_field = ["onward"]\nsign_report = "sign it"\n',
+    )
+    settings = load_settings(path=path, environ={})
+    assert settings.vosk_model == Path("~/models/en").expanduser()
+    assert settings.input_device == 3
+    assert settings.commands == {"next_field": ("onward",), "sign_report": ("sign it",)}
+    settings = load_settings(path=path, environ={"READROOM_INPUT_DEVICE": "USB mic"})
+    assert settings.input_device == "USB mic"
+    assert load_settings(path=tmp_path / "none.toml", environ={}).vosk_model is None
 
 
 def test_password_not_in_repr() -> None:

@@ -11,7 +11,10 @@ from pydicom.dataset import Dataset
 
 from tests.workstation.fakes import FakeServer, small_study
 from workstation.client import ProblemError, ReadroomClient
-from workstation.services import VolumeStore
+from workstation.config import Settings
+from workstation.dictation.commands import Action
+from workstation.dictation.models import ModelNotFoundError
+from workstation.services import DictationService, VolumeStore, vosk_session
 
 
 @pytest.fixture
@@ -96,3 +99,82 @@ def test_failed_fetch_is_raised_to_the_loader_and_retried_later(server: FakeServ
     assert store.wait_idle(10)
     assert store.load(study, axial).count == 2
     store.close()
+
+
+def test_dictation_session_is_built_once_even_when_asked_twice_at_once() -> None:
+    built: list[Settings] = []
+    gate = threading.Event()
+
+    class Session:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    def build(settings: Settings) -> Session:
+        gate.wait(5)
+        built.append(settings)
+        return Session()
+
+    service = DictationService(Settings(), build=build)  # type: ignore[arg-type]
+    assert service.ready is None
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda: results.append(service.session())) for _ in "ab"]
+    for thread in threads:
+        thread.start()
+    gate.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(built) == 1
+    assert results[0] is results[1] is service.ready
+    service.close()
+    assert results[0].closed
+    assert service.ready is None
+
+
+def test_a_missing_model_is_not_remembered(tmp_path) -> None:
+    attempts: list[int] = []
+
+    def build(settings: Settings):
+        attempts.append(1)
+        raise ModelNotFoundError("no model")
+
+    service = DictationService(Settings(), build=build)
+    for _ in range(2):
+        with pytest.raises(ModelNotFoundError):
+            service.session()
+    assert len(attempts) == 2  # installed meanwhile? found next time
+
+
+def test_vosk_session_without_a_model_says_how_to_install_one(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("READROOM_VOSK_MODEL", raising=False)
+    monkeypatch.setattr("workstation.dictation.models.models_dir", lambda: tmp_path / "models")
+    with pytest.raises(ModelNotFoundError, match="readroom model install"):
+        vosk_session(Settings(vosk_model=None))
+
+
+def test_vosk_session_uses_the_configured_model_device_and_commands(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_dir = tmp_path / "model"
+    for name in ("am", "conf", "graph"):
+        (model_dir / name).mkdir(parents=True)
+    loaded: list[object] = []
+    monkeypatch.delenv("READROOM_VOSK_MODEL", raising=False)
+    monkeypatch.setattr(
+        "workstation.dictation.models.cached_model", lambda path: loaded.append(path) or "model"
+    )
+    settings = Settings(
+        vosk_model=model_dir, input_device="USB", commands={"next_field": ("onward",)}
+    )
+    session = vosk_session(settings)
+    try:
+        assert loaded == [model_dir]
+        assert session.source_factory is not None
+        assert session.source_factory().device == "USB"
+        assert "onward" in session.commands.phrases[Action.NEXT_FIELD]
+        assert "next field" in session.commands.phrases[Action.NEXT_FIELD]
+    finally:
+        session.close()

@@ -109,8 +109,8 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("tab,n", "series(1)", "Next series", id="reading.next_series"),
         Binding("shift+tab,p", "series(-1)", "Prev series", show=False, id="reading.prev_series"),
         Binding("a", "plane('axial')", "Axial", id="reading.axial"),
-        Binding("o", "plane('coronal')", "Coronal", id="reading.coronal"),
-        Binding("s", "plane('sagittal')", "Sagittal", id="reading.sagittal"),
+        Binding("o", "plane('coronal')", "Coronal", show=False, id="reading.coronal"),
+        Binding("s", "plane('sagittal')", "Sagittal", show=False, id="reading.sagittal"),
         Binding("m", "measure", "Measure", id="reading.measure"),
         Binding("t", "tags", "Tags", id="reading.tags"),
     ]
