@@ -387,11 +387,13 @@ class _Mark(str):
 
     slice_index: int
     key_time: float
+    shown_time: float
 
     def __new__(cls, slice_index: int, key_time: float) -> _Mark:
         mark = super().__new__(cls, "")
         mark.slice_index = slice_index
         mark.key_time = key_time
+        mark.shown_time = time.monotonic()  # the frame was handed to the writer thread
         return mark
 
 
@@ -407,7 +409,10 @@ class _TimedFile:
         if isinstance(text, _Mark):
             self._file.flush()  # returns once the pty took the last byte
             written = time.monotonic()
-            self._log.write(f"{text.slice_index} {text.key_time:.6f} {written:.6f} {self._bytes}\n")
+            self._log.write(
+                f"{text.slice_index} {text.key_time:.6f} {text.shown_time:.6f}"
+                f" {written:.6f} {self._bytes}\n"
+            )
             self._log.flush()
             self._bytes = 0
             return 0
@@ -503,7 +508,7 @@ def bench_tmux(slices: int, keys: int, warmup: int = 10) -> list[Row]:
     name = "(d) key -> written in tmux"
     if shutil.which("tmux") is None:
         return [Row(name, NAN, target="median <= 30 ms", ok=False, note="tmux not installed")]
-    session = f"bench-{os.getpid()}"
+    session = f"bench-{os.getpid()}-{time.monotonic_ns()}"
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "frames.log"
         log_path.touch()
@@ -517,6 +522,7 @@ def bench_tmux(slices: int, keys: int, warmup: int = 10) -> list[Row]:
         )
         e2e: list[float] = []
         app_side: list[float] = []
+        handed: list[float] = []
         sizes: list[int] = []
         try:
             with log_path.open(encoding="utf-8") as log:
@@ -525,10 +531,11 @@ def bench_tmux(slices: int, keys: int, warmup: int = 10) -> list[Row]:
                     time.sleep(0.06)  # keys a typical repeat interval apart
                     sent = time.monotonic()
                     subprocess.run(["tmux", "send-keys", "-t", session, "Down"], check=True)
-                    _slice, key_time, written, size = _wait_line(log, 10).split()
+                    _slice, key_time, shown, written, size = _wait_line(log, 10).split()
                     if i >= warmup:
                         e2e.append(float(written) - sent)
                         app_side.append(float(written) - float(key_time))
+                        handed.append(float(shown) - float(key_time))
                         sizes.append(int(size))
         finally:
             subprocess.run(["tmux", "kill-session", "-t", session], check=False)
@@ -538,6 +545,7 @@ def bench_tmux(slices: int, keys: int, warmup: int = 10) -> list[Row]:
         Row(f"{name}: send-keys -> written", median, p90, "median <= 30 ms", median <= 30,
             note),
         Row("    (d) app side: key arrival -> written", *_stats(app_side)),
+        Row("    (d) app side: key arrival -> frame handed to the writer", *_stats(handed)),
     ]  # fmt: skip
 
 

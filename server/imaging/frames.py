@@ -28,7 +28,7 @@ def parse_frame_list(text: str, *, max_frames: int = 10_000) -> list[int]:
     numbers: list[int] = []
     for item in text.split(","):
         item = item.strip()
-        if not item.isdigit() or int(item) < 1:
+        if not (item.isascii() and item.isdigit()) or int(item) < 1:
             raise BadRequest(
                 "Frame numbers are whole numbers from 1, comma-separated.", field="frames"
             )

@@ -39,6 +39,21 @@ from server.storage import BlobStore
 
 DICOM_JSON = "application/dicom+json"
 
+#: PS3.18 F.2: a JSON array of datasets; documented so clients (and the fuzz) know the type.
+_DICOM_JSON_OK: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Matching datasets in the DICOM JSON model",
+        "content": {DICOM_JSON: {"schema": {"type": "array", "items": {"type": "object"}}}},
+    }
+}
+#: PS3.18 §8.6: instances (or frames) as the parts of a multipart/related body.
+_MULTIPART_OK: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The stored instances, byte for byte, as parts",
+        "content": {"multipart/related": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
 router = APIRouter(
     prefix="/dicomweb", tags=["dicomweb"], responses=problem_responses(400, 401, 404, 406)
 )
@@ -193,29 +208,54 @@ def _metadata(
 # QIDO-RS (PS3.18 §10.6)
 
 
-@router.get("/studies", summary="Search for studies (QIDO-RS)")
+@router.get(
+    "/studies",
+    summary="Search for studies (QIDO-RS)",
+    response_class=Response,
+    responses=_DICOM_JSON_OK,
+)
 def search_studies(request: Request, session: SessionDep, principal: CurrentUser) -> Response:
     return _search(request, session, principal, Level.STUDY)
 
 
-@router.get("/series", summary="Search for series in all studies (QIDO-RS)")
+@router.get(
+    "/series",
+    summary="Search for series in all studies (QIDO-RS)",
+    response_class=Response,
+    responses=_DICOM_JSON_OK,
+)
 def search_all_series(request: Request, session: SessionDep, principal: CurrentUser) -> Response:
     return _search(request, session, principal, Level.SERIES)
 
 
-@router.get("/instances", summary="Search for instances in all studies (QIDO-RS)")
+@router.get(
+    "/instances",
+    summary="Search for instances in all studies (QIDO-RS)",
+    response_class=Response,
+    responses=_DICOM_JSON_OK,
+)
 def search_all_instances(request: Request, session: SessionDep, principal: CurrentUser) -> Response:
     return _search(request, session, principal, Level.INSTANCE)
 
 
-@router.get("/studies/{study}/series", summary="Search for series of a study (QIDO-RS)")
+@router.get(
+    "/studies/{study}/series",
+    summary="Search for series of a study (QIDO-RS)",
+    response_class=Response,
+    responses=_DICOM_JSON_OK,
+)
 def search_series(
     request: Request, session: SessionDep, principal: CurrentUser, study: str
 ) -> Response:
     return _search(request, session, principal, Level.SERIES, study)
 
 
-@router.get("/studies/{study}/instances", summary="Search for instances of a study (QIDO-RS)")
+@router.get(
+    "/studies/{study}/instances",
+    summary="Search for instances of a study (QIDO-RS)",
+    response_class=Response,
+    responses=_DICOM_JSON_OK,
+)
 def search_study_instances(
     request: Request, session: SessionDep, principal: CurrentUser, study: str
 ) -> Response:
@@ -225,6 +265,8 @@ def search_study_instances(
 @router.get(
     "/studies/{study}/series/{series}/instances",
     summary="Search for instances of a series (QIDO-RS)",
+    response_class=Response,
+    responses=_DICOM_JSON_OK,
 )
 def search_series_instances(
     request: Request, session: SessionDep, principal: CurrentUser, study: str, series: str
@@ -236,7 +278,12 @@ def search_series_instances(
 # WADO-RS (PS3.18 §10.4)
 
 
-@router.get("/studies/{study}", summary="Retrieve a study's instances (WADO-RS)")
+@router.get(
+    "/studies/{study}",
+    summary="Retrieve a study's instances (WADO-RS)",
+    response_class=Response,
+    responses=_MULTIPART_OK,
+)
 def retrieve_study(
     request: Request,
     session: SessionDep,
@@ -247,7 +294,12 @@ def retrieve_study(
     return _retrieve(request, session, store, principal, study)
 
 
-@router.get("/studies/{study}/series/{series}", summary="Retrieve a series (WADO-RS)")
+@router.get(
+    "/studies/{study}/series/{series}",
+    summary="Retrieve a series (WADO-RS)",
+    response_class=Response,
+    responses=_MULTIPART_OK,
+)
 def retrieve_series(
     request: Request,
     session: SessionDep,
@@ -262,6 +314,8 @@ def retrieve_series(
 @router.get(
     "/studies/{study}/series/{series}/instances/{instance}",
     summary="Retrieve an instance (WADO-RS)",
+    response_class=Response,
+    responses=_MULTIPART_OK,
 )
 def retrieve_instance(
     request: Request,
@@ -275,14 +329,24 @@ def retrieve_instance(
     return _retrieve(request, session, store, principal, study, series, instance)
 
 
-@router.get("/studies/{study}/metadata", summary="A study's metadata (WADO-RS)")
+@router.get(
+    "/studies/{study}/metadata",
+    summary="A study's metadata (WADO-RS)",
+    response_class=Response,
+    responses=_DICOM_JSON_OK,
+)
 def study_metadata(
     request: Request, session: SessionDep, principal: CurrentUser, study: str
 ) -> Response:
     return _metadata(request, session, principal, study)
 
 
-@router.get("/studies/{study}/series/{series}/metadata", summary="A series' metadata (WADO-RS)")
+@router.get(
+    "/studies/{study}/series/{series}/metadata",
+    summary="A series' metadata (WADO-RS)",
+    response_class=Response,
+    responses=_DICOM_JSON_OK,
+)
 def series_metadata(
     request: Request, session: SessionDep, principal: CurrentUser, study: str, series: str
 ) -> Response:
@@ -292,6 +356,8 @@ def series_metadata(
 @router.get(
     "/studies/{study}/series/{series}/instances/{instance}/metadata",
     summary="An instance's metadata (WADO-RS)",
+    response_class=Response,
+    responses=_DICOM_JSON_OK,
 )
 def instance_metadata(
     request: Request,
@@ -307,6 +373,8 @@ def instance_metadata(
 @router.get(
     "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
     summary="Retrieve frames of an instance (WADO-RS)",
+    response_class=Response,
+    responses=_MULTIPART_OK,
 )
 def retrieve_frames(
     request: Request,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 02:33:19.594985
+Create Date: 2026-11-30 02:38:32.538983
 """
 
 from collections.abc import Sequence
