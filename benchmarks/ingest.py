@@ -1,6 +1,7 @@
 """Ingest and retrieve throughput: Readroom against Orthanc, in one run. Prints a table.
 
     .venv/bin/python benchmarks/ingest.py [--slices 300] [--reps 3] [--big-gb 1.0]
+        [--postgres [URL]] [--workers N]
 
 A deterministic 512×512 CT series (``server.imaging.synthetic``) is pushed
 
@@ -15,6 +16,11 @@ of ``--reps`` runs, Readroom and Orthanc alternating run by run so that backgrou
 falls on both; peak RSS is the server process's ``VmHWM``. Run it on a quiet machine:
 two cores shared with a test suite move every figure by a factor of two. Last, a zip of about
 ``--big-gb`` GB goes through tus to measure the server's peak RSS on a large upload.
+
+Readroom runs on SQLite in one process by default; ``--postgres`` puts each run on a
+fresh PostgreSQL database (created and dropped; default ``postgresql+psycopg://postgres@
+127.0.0.1:5432/postgres`` as the admin URL), where ``--workers N`` uvicorn processes are
+legitimate. Peak RSS is then the largest worker's.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from benchmarks._orthanc import free_port, orthanc, peak_rss_mb
 
 MB = 1024 * 1024
 BATCH = 10
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TUS_CHUNK = 16 * MB
 ANY_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 
@@ -115,7 +122,34 @@ class Target:
     case_id: str = ""
 
     def peak_rss_mb(self) -> float:
-        return peak_rss_mb(self.pid)
+        """The server's peak RSS; with several workers, the largest process's."""
+        pids = [self.pid, *_children(self.pid)]
+        return max(peak_rss_mb(pid) for pid in pids)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+@contextmanager
+def fresh_postgres(admin_url: str) -> Iterator[str]:
+    """A new PostgreSQL database for one run, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"rr_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _arrange_readroom(data_dir: Path, database_url: str | None) -> tuple[str, str]:
@@ -157,10 +191,21 @@ def _arrange_readroom(data_dir: Path, database_url: str | None) -> tuple[str, st
     return token, case_id
 
 
+#: How Readroom is run: set from the command line (``--postgres``, ``--workers``).
+SERVER = {"postgres": None, "workers": 1}
+
+
 @contextmanager
 def readroom(database_url: str | None = None) -> Iterator[Target]:
-    """``readroom-server init`` + ``serve`` on a free loopback port, fresh data directory."""
+    """``readroom-server init`` + ``serve`` on a free loopback port, fresh data directory
+    (and a fresh PostgreSQL database with ``--postgres``)."""
+    admin_url = SERVER["postgres"]
+    if database_url is None and isinstance(admin_url, str):
+        with fresh_postgres(admin_url) as url, readroom(url) as target:
+            yield target
+        return
     cli = Path(sys.executable).with_name("readroom-server")
+    workers = int(SERVER["workers"] or 1)
     with tempfile.TemporaryDirectory(prefix="rr-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         port = free_port()
@@ -176,7 +221,8 @@ def readroom(database_url: str | None = None) -> Iterator[Target]:
         token, case_id = _arrange_readroom(data_dir, database_url)
         log = (Path(tmp) / "server.log").open("wb")
         process = subprocess.Popen(
-            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)]
+            + (["--workers", str(workers)] if workers > 1 else []),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -495,9 +541,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-orthanc", action="store_true")
     parser.add_argument("--only", choices=["stow", "wado", "tus"], help="run one part only")
     parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=PG_ADMIN_URL,
+        metavar="ADMIN_URL",
+        help="run Readroom on a fresh PostgreSQL database per run (default SQLite)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (PostgreSQL)"
+    )
+    parser.add_argument(
         "--profile", type=Path, help="also sample the server (py-spy) during STOW into this file"
     )
     args = parser.parse_args(argv)
+    SERVER.update(postgres=args.postgres, workers=args.workers)
+    setup = f"{'PostgreSQL' if args.postgres else 'SQLite'}, {args.workers} worker(s)"
+    print(f"Readroom on {setup}", file=sys.stderr, flush=True)
 
     print(f"generating a {args.slices}-slice 512x512 CT …", file=sys.stderr, flush=True)
     study = make_study(args.slices)
@@ -541,6 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(repeat(label, readroom, tus_run(big), 1))
                 big.unlink()
         shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\nReadroom on {setup}")
     print_table(rows, ratios)
     if args.profile:
         for clients in (1, 4):

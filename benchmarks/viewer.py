@@ -13,8 +13,9 @@ whole series). Prints one table, each measurement beside its target.
     the end taken in ``App.post_display_hook`` once the viewport has served
     the new frame's last row. Measured with frames built on the keypress and
     with neighbours prefetched in a background thread.
-    Python's garbage-collector pauses during the scroll are timed with
-    ``gc.callbacks``.
+    The viewport runs under the app's heap policy (``workstation.heap``:
+    settle once started, freeze each frame built); the garbage collector's
+    pauses during the scroll are timed with ``gc.callbacks``.
 (c) The same with textual-image's half-cell renderer showing the same
     prepared frames, and the ratio to (b).
 (d) Keypress -> frame written, end to end, in tmux: the bench starts this
@@ -70,6 +71,7 @@ from textual_image.renderable.halfcell import Image as HalfcellRenderable
 from textual_image.widget import HalfcellImage
 
 from server.imaging.synthetic import make_ct_study
+from workstation import heap
 from workstation.viewer.frame import ViewGeometry, prepare_frame
 from workstation.viewer.loading import load_series
 from workstation.viewer.presets import WindowPreset
@@ -123,6 +125,15 @@ class GcPauses:
     @property
     def longest_ms(self) -> float:
         return max((p for _, p in self.pauses), default=0.0) * 1000
+
+    def summary(self) -> str:
+        """Collections per generation and the longest of each."""
+        parts = []
+        for gen in (0, 1, 2):
+            times = [p for g, p in self.pauses if g == gen]
+            if times:
+                parts.append(f"gen{gen} {len(times)}x max {max(times) * 1000:.1f}")
+        return ", ".join(parts) or "none"
 
 
 def _time_each(fn: Callable[[int], object], n: int) -> list[float]:
@@ -184,6 +195,7 @@ class _BenchApp(App[tuple[list[float], int, float]]):
         self._t0 = 0.0
         self._latencies: list[float] = []
         self._sizes: list[int] = []
+        self.gc_summary = ""
 
     def arm(self) -> None:
         """Note what the next frame must show."""
@@ -218,8 +230,7 @@ class _BenchApp(App[tuple[list[float], int, float]]):
         for i in range(self.WARMUP + self.keys):
             if i == self.WARMUP:
                 self._latencies.clear()
-                gc.collect()
-                gc.freeze()  # as the app does once started (ReadroomApp._freeze_heap)
+                heap.settle()  # as the app does once started (ReadroomApp._freeze_heap)
                 pauses.__enter__()
             await self.settle()
             self._pending = asyncio.Event()
@@ -231,6 +242,8 @@ class _BenchApp(App[tuple[list[float], int, float]]):
             self._sizes.append(len(driver.last.encode()))
         pauses.__exit__()
         gc.unfreeze()
+        gc.collect()
+        self.gc_summary = pauses.summary()
         self.exit((self._latencies, int(statistics.median(self._sizes)), pauses.longest_ms))
 
 
@@ -253,6 +266,7 @@ class ViewportBench(_BenchApp):
         super().__init__(keys)
         self.viewport = _ProbeViewport(volume, prefetch=prefetch)
         self.viewport.levels = levels
+        self.viewport.freeze_frames = True  # as on the reading screen (workstation.heap)
         self.target = -1
 
     def compose(self) -> ComposeResult:
@@ -319,6 +333,7 @@ async def _measure_keys(app_factory: Callable[[], _BenchApp]) -> tuple[list[floa
     app = app_factory()
     result = await app.run_async(headless=False, size=(WIDTH, HEIGHT))
     assert result is not None, "benchmark app did not report"
+    _measure_keys.gc_summary = app.gc_summary  # type: ignore[attr-defined]
     return result
 
 
@@ -357,6 +372,7 @@ def bench_paint(volume: SeriesVolume, keys: int) -> list[Row]:
                     gc_max,
                     target="<= 30 ms",
                     ok=gc_max <= 30,
+                    note=_measure_keys.gc_summary,  # type: ignore[attr-defined]
                 )
             )
         else:
@@ -453,6 +469,7 @@ class TmuxViewerApp(App[None]):
         TimedLinuxDriver.log = log
         super().__init__(driver_class=TimedLinuxDriver)
         self.viewport = _ProbeViewport(volume, prefetch=True)
+        self.viewport.freeze_frames = True  # as on the reading screen (workstation.heap)
         self._log = log
         self._target = -1
         self._key_time: float | None = None
@@ -466,8 +483,7 @@ class TmuxViewerApp(App[None]):
         self.set_timer(0.5, self._started)
 
     def _started(self) -> None:
-        gc.collect()
-        gc.freeze()  # as the app does once started
+        heap.settle()  # as the app does once started
         self._log.write("ready\n")
         self._log.flush()
 

@@ -9,7 +9,6 @@ worker failure becomes one notification (see :meth:`ReadroomApp.worker_failed`).
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from collections.abc import Iterable
@@ -22,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from workstation import session
+from workstation import heap, session
 from workstation.client import ClientError, NotSignedIn, ServerUnreachable, User
 from workstation.config import ConfigError, Settings, load_settings
 from workstation.screens.login import LoginResult, LoginScreen
@@ -73,13 +72,17 @@ class ReadroomApp(App[None]):
         """After the first paint: collect, then move what start-up built out of the GC's reach.
 
         Full collections walk every object Textual and the imports created
-        (100–190 ms pauses mid-scroll); frozen objects are no longer scanned.
-        Not in headless runs (tests): frozen objects would outlive each test.
+        (100–190 ms pauses mid-scroll); frozen objects are no longer scanned
+        (see :mod:`workstation.heap`). Not in headless runs (tests): frozen
+        objects would outlive each test.
         """
-        if self.is_headless:
-            return
-        gc.collect()
-        gc.freeze()
+        if self.manages_heap:
+            heap.settle()
+
+    @property
+    def manages_heap(self) -> bool:
+        """Whether the app freezes the heap (:mod:`workstation.heap`): not when headless."""
+        return not self.is_headless
 
     @work(thread=True, exclusive=True, group="resume", exit_on_error=False)
     def _resume(self) -> session.Resumed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from server.cli.context import settings
 
@@ -11,6 +12,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", help="address to listen on (default: READROOM_HOST)")
     serve.add_argument("--port", type=int, help="port (default: READROOM_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (default 1); more than one is meant for PostgreSQL",
+    )
     serve.set_defaults(func=run_serve)
 
 
@@ -20,11 +27,15 @@ def run_serve(args: argparse.Namespace) -> int:
     from server.app import create_app
 
     config = settings()
-    uvicorn.run(
-        create_app(config),
-        host=args.host or config.host,
-        port=args.port or config.port,
-        log_level="info",
-        access_log=False,  # URLs carry case ids; the audit log records access instead
-    )
+    options: dict[str, Any] = {
+        "host": args.host or config.host,
+        "port": args.port or config.port,
+        "log_level": "info",
+        "access_log": False,  # URLs carry case ids; the audit log records access instead
+    }
+    if args.workers > 1:
+        # Each worker process builds its own app (settings from the environment).
+        uvicorn.run("server.app:create_app", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(config), **options)
     return 0

@@ -11,18 +11,21 @@ no other exception leaves this module, whatever the bytes (see the fuzz test).
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
 import struct
 import warnings
 import zlib
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.multival import MultiValue
@@ -205,6 +208,7 @@ def _header_of(ds: Dataset) -> Header:
     series = _uid(ds.get("SeriesInstanceUID"))
     if not (transfer_syntax and sop_class and sop_instance and study and series):
         raise HeaderError(RefusalReason.MISSING_UID)
+    metadata = json_model(ds)  # first: it reads raw elements faster than converted ones
     return Header(
         sop_class_uid=sop_class,
         sop_instance_uid=sop_instance,
@@ -231,56 +235,141 @@ def _header_of(ds: Dataset) -> Header:
         number_of_frames=max(1, _int(ds, "NumberOfFrames") or 1),
         rows=_int(ds, "Rows"),
         columns=_int(ds, "Columns"),
-        metadata=json_model(ds),
+        metadata=metadata,
     )
 
 
 def json_model(ds: Dataset) -> dict[str, Any]:
     """The DICOM JSON model of the data set (PS3.18 §F.2) without bulk data.
 
-    Binary values over :data:`BULK_THRESHOLD` bytes and deferred (large) values are
-    given as an attribute with its VR and no value (PS3.18 §F.2.5), so nothing big is
-    loaded; WADO-RS can serve them from the stored file. Strings are cleaned for the
-    database (no NUL, valid UTF-8) and non-finite numbers become null. ``ds`` is
-    changed in place (large and undecodable elements are emptied or dropped): pass a
-    data set read for this purpose.
+    Binary values over :data:`BULK_THRESHOLD` bytes (base64) and deferred (large) values
+    are given as an attribute with its VR and no value (PS3.18 §F.2.5), never read or
+    converted; WADO-RS can serve them from the stored file. Strings are cleaned for the
+    database (no NUL, valid UTF-8), non-finite numbers become null, and an element
+    pydicom cannot decode is left out. One pass over the raw elements: the values whose
+    decoding does not depend on the character set (UI, CS, DA, TM, …, IS, DS and binary
+    numbers) are converted here; everything else by pydicom, element by element.
     """
-    _drop_large_values(ds)
-    model = ds.to_json_dict(
-        bulk_data_threshold=BULK_THRESHOLD,
-        bulk_data_element_handler=lambda _elem: "",
-        suppress_invalid_tags=True,
-    )
-    return _clean(_strip_empty_bulk(model))
+    return _model(ds, nested=False)
 
 
-def _drop_large_values(ds: Dataset) -> None:
+def _model(ds: Dataset, *, nested: bool) -> dict[str, Any]:
+    model: dict[str, Any] = {}
     for tag in list(ds.keys()):
         raw = ds.get_item(tag)
-        length = getattr(raw, "length", 0) or 0
-        if raw is not None and getattr(raw, "value", 0) is None and length > BULK_THRESHOLD:
-            vr = raw.VR if raw.VR in _BINARY_VRS else "UN"
-            del ds[tag]
-            ds.add_new(tag, vr, None)
+        if raw is None:
             continue
-        try:
-            elem = ds[tag]
-        except Exception:  # one undecodable element: leave it out, keep the rest
-            del ds[tag]
+        key = f"{tag:08X}"
+        if isinstance(raw, RawDataElement):
+            if raw.value is None and (raw.length or 0) > BULK_THRESHOLD:  # deferred
+                model[key] = {"vr": raw.VR if raw.VR in _BINARY_VRS else "UN"}
+                continue
+            fast = _fast_element(raw)
+            if fast is not None:
+                model[key] = fast
+                continue
+        elem = _converted(ds, tag)
+        if elem is None:  # undecodable: leave it out, keep the rest
             continue
-        if elem.VR == "SQ":
-            for item in elem.value or []:
-                _drop_large_values(item)
+        if nested:  # as pydicom: an item's element that fails fails its whole sequence
+            model[key] = _element_json(elem)
+        else:
+            with suppress(Exception):
+                model[key] = _element_json(elem)
+    return model
 
 
-def _strip_empty_bulk(node: Any) -> Any:
-    if isinstance(node, dict):
-        if node.get("BulkDataURI") == "":
-            return {"vr": node.get("vr", "UN")}
-        return {key: _strip_empty_bulk(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_strip_empty_bulk(value) for value in node]
-    return node
+def _converted(ds: Dataset, tag: int) -> DataElement | None:
+    try:
+        return ds[tag]
+    except Exception:
+        return None
+
+
+def _element_json(elem: DataElement) -> dict[str, Any]:
+    if elem.VR == "SQ":
+        return {"vr": "SQ", "Value": [_model(item, nested=True) for item in elem.value or []]}
+    out = elem.to_json_dict(bulk_data_element_handler=_no_uri, bulk_data_threshold=BULK_THRESHOLD)
+    if out.get("BulkDataURI") == "":
+        return {"vr": out.get("vr", "UN")}
+    return _clean(out)
+
+
+def _no_uri(_elem: DataElement) -> str:
+    return ""
+
+
+#: VRs whose values are ASCII-like whatever the Specific Character Set (PS3.5 §6.1.2).
+_PLAIN_TEXT_VRS = frozenset({"AS", "CS", "DA", "DT", "TM", "UI"})
+_MULTI_TEXT_VRS = frozenset({"LO", "SH", "UC"})
+_NUMBER_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d"}
+#: Inline binaries above this many bytes exceed BULK_THRESHOLD once in base64.
+_INLINE_MAX = (BULK_THRESHOLD // 4) * 3
+_IS = re.compile(r"[+-]?[0-9]+")
+_DS = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+#: Values pydicom adjusts on reading (LUT descriptors): always through pydicom.
+_ADJUSTED_TAGS = frozenset({0x00283002, 0x00281101, 0x00281102, 0x00281103, 0x00603002})
+
+
+def _fast_element(raw: RawDataElement) -> dict[str, Any] | None:
+    """The JSON of a raw element exactly as pydicom + :func:`_clean` would give it, for
+    the simple cases; ``None`` when pydicom must convert it."""
+    vr, value = raw.VR, raw.value
+    if not isinstance(value, bytes) or raw.tag in _ADJUSTED_TAGS:
+        return None
+    if vr in _PLAIN_TEXT_VRS or vr == "IS" or vr == "DS":
+        items = value.decode("iso8859").rstrip(" \x00").split("\\")
+        if vr == "UI":  # pydicom's UID strips every kind of whitespace
+            items = [item.strip() for item in items]
+        if len(items) == 1 and not items[0]:
+            return {"vr": vr}
+        if vr == "IS":
+            return _numbers(vr, items, _IS, int)
+        if vr == "DS":
+            return _numbers(vr, items, _DS, float)
+        return {"vr": vr, "Value": [_safe_text(item) for item in items]}
+    if vr in _MULTI_TEXT_VRS:
+        # ASCII without ESC reads the same in every Specific Character Set (PS3.5 §6.1)
+        if not value.isascii() or b"\x1b" in value:
+            return None
+        items = [item.rstrip("\0 ") for item in value.decode("ascii").split("\\")]
+        if len(items) == 1 and not items[0]:
+            return {"vr": vr}
+        return {"vr": vr, "Value": [_safe_text(item) for item in items]}
+    if vr in _BINARY_VRS and vr != "UN":
+        if not value:
+            return {"vr": vr}
+        if len(value) > _INLINE_MAX:
+            return {"vr": vr}
+        return {"vr": vr, "InlineBinary": base64.b64encode(value).decode("ascii")}
+    code = _NUMBER_FORMATS.get(vr) if vr else None
+    if code is not None:
+        size = struct.calcsize(code)
+        if len(value) % size:
+            return None
+        if not value:
+            return {"vr": vr}
+        order = "<" if raw.is_little_endian else ">"
+        numbers = struct.unpack(f"{order}{len(value) // size}{code}", value)
+        if code in "fd":
+            return {"vr": vr, "Value": [v if math.isfinite(v) else None for v in numbers]}
+        return {"vr": vr, "Value": list(numbers)}
+    return None
+
+
+def _numbers(
+    vr: str, items: list[str], pattern: re.Pattern[str], kind: type[int] | type[float]
+) -> dict[str, Any] | None:
+    values: list[Any] = []
+    for item in items:
+        item = item.strip()
+        if not pattern.fullmatch(item):
+            return None  # empty or unusual: pydicom decides
+        number = kind(item)
+        if kind is float and not math.isfinite(number):
+            return None
+        values.append(number)
+    return {"vr": vr, "Value": values}
 
 
 def _clean(node: Any) -> Any:

@@ -1,19 +1,24 @@
 """Take candidate files into a case: parse, judge, store the blob, index — one batch at a time.
 
-For each batch, headers are parsed and judged and the files hashed *outside* any
-transaction; then, in one transaction holding the case row, repeats and conflicts
-are found, blobs stored (encrypted, content-addressed, streamed from the file),
-Study / Series / Instance rows and verdicts written, the case told how many images
-it now has (:func:`server.cases.service.record_images_accepted`), and the batch
-audited — and committed together. A failure rolls the batch back whole.
+For each batch, headers are parsed and judged, the files hashed and their blobs
+stored (encrypted, content-addressed, streamed from the file, fsynced — several at
+once) *outside* any transaction; then, in one transaction holding the case row,
+repeats and conflicts are found, Study / Series / Instance rows and verdicts
+written, the case told how many images it now has
+(:func:`server.cases.service.record_images_accepted`), and the batch audited — and
+committed together. A failure rolls the batch's rows back whole; the blobs it stored
+stay, unreferenced: blobs are write-once and content-addressed, so a stray one is
+harmless (the same bytes stored later reuse it) and nothing is ever half-stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from itertools import islice
@@ -59,6 +64,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 64
+#: Blobs of a batch stored at once: encryption, writes and fsyncs release the GIL.
+STORE_THREADS = 8
 ACCEPTING = (CaseStatus.DRAFT, CaseStatus.SUBMITTED, CaseStatus.READY)
 
 
@@ -97,6 +104,9 @@ class Judged:
     decision: Decision | None = None
     sha256: str | None = None
     size: int = 0
+    #: Set by :func:`_prepare` (or under the lock): the blob is durably stored / storing it failed.
+    blob_stored: bool = False
+    blob_failed: bool = False
 
 
 def submission_day(case: Case) -> date:
@@ -131,17 +141,19 @@ def ingest_candidates(
     if case is None:
         raise LookupError(case_id)
     patient, day = CasePatient.of(case), submission_day(case)
+    accepting = case.status in ACCEPTING
     session.rollback()  # do not hold a read transaction (SQLite: the write lock) while parsing
     result = IngestResult()
     seq = 0
     for batch in _batches(candidates, batch_size):
         try:
-            judged = [
-                judge_candidate(
+            judged = _prepare(
+                batch,
+                lambda c: judge_candidate(
                     c, patient=patient, day=day, settings=settings, expected=expected_study_uid
-                )
-                for c in batch
-            ]
+                ),
+                blobs=blobs if accepting else None,  # else stored under the lock if reopened
+            )
             _commit_batch(
                 session,
                 case_id=case_id,
@@ -289,12 +301,57 @@ def _existing_instances(session: Session, case_id: str, judged: list[Judged]) ->
     return found
 
 
-def _put(blobs: BlobStore, item: Judged) -> bool:
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _store_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            import os as _os
+            _pool = ThreadPoolExecutor(int(_os.environ.get("RR_ST", STORE_THREADS)), thread_name_prefix="blob-store")
+        return _pool
+
+
+def _prepare(
+    batch: list[Candidate], judge: Callable[[Candidate], Judged], *, blobs: BlobStore | None
+) -> list[Judged]:
+    """Judge the batch's files and store the blobs of those that may be kept, several
+    files at once (hashing, encryption, writes and fsyncs release the GIL), before the
+    batch's transaction — so the case row is never locked while files are processed.
+
+    :meth:`BlobStore.put_file` returns once the blob is durable, so every blob is on
+    disk before the transaction that references it commits. A file that turns out to
+    be a repeat, a conflict or too late leaves an unreferenced blob (see the module)."""
+
+    def one(candidate: Candidate) -> Judged:
+        item = judge(candidate)
+        if blobs is not None and item.sha256 is not None and candidate.path is not None:
+            _put_one(blobs, item)
+        return item
+
+    if len(batch) == 1:
+        return [one(batch[0])]
+    return list(_store_pool().map(one, batch))
+
+
+def _put_one(blobs: BlobStore, item: Judged) -> None:
     assert item.candidate.path is not None
     try:
-        blobs.put_file(item.candidate.path)
+        blobs.put_file(item.candidate.path, sha256=item.sha256)
+        item.blob_stored = True
     except OSError as error:
         log.error("blob store failed: %s", type(error).__name__)
+        item.blob_failed = True
+
+
+def _put(blobs: BlobStore, item: Judged) -> bool:
+    """The item's blob is stored (by :func:`_prepare`, else now); False, and the item
+    refused, when storing failed."""
+    if not (item.blob_stored or item.blob_failed):
+        _put_one(blobs, item)
+    if item.blob_failed:
         item.outcome.verdict, item.outcome.reason = Verdict.REFUSED, RefusalReason.STORAGE
         return False
     return True

@@ -21,8 +21,10 @@ class BlobNotFound(KeyError):
 class BlobStore(Protocol):
     """Where patient files live. A second backend (S3-compatible) implements the same."""
 
-    def put_file(self, path: Path) -> BlobRef:
-        """Store a file's bytes, read in chunks (never whole in memory)."""
+    def put_file(self, path: Path, *, sha256: str | None = None) -> BlobRef:
+        """Store a file's bytes, read in chunks (never whole in memory); durable on return.
+
+        ``sha256`` is the digest of those bytes when the caller has just computed it."""
         ...
 
     def put_bytes(self, data: bytes) -> BlobRef: ...

@@ -8,7 +8,8 @@ Each chunk is AES-256-GCM over at most ``CHUNK`` plaintext bytes with the nonce
 ``prefix || counter (4 bytes)`` and the blob's SHA-256 plus a last-chunk flag as
 associated data, so chunks cannot be reordered, truncated or moved between blobs
 without failing authentication. Writes go to a temporary file in the same
-directory, are fsynced, and are renamed into place: a crash leaves no half blob.
+directory, are fsynced, and are renamed into place, and the directory is fsynced:
+a crash leaves no half blob, and a blob is durable once :meth:`put_file` returns.
 """
 
 from __future__ import annotations
@@ -72,8 +73,14 @@ class EncryptedFileStore:
             self._write(digest, len(data), _chunks_of(data))
         return BlobRef(digest, len(data))
 
-    def put_file(self, path: Path) -> BlobRef:
-        digest, size = _digest_file(path)
+    def put_file(self, path: Path, *, sha256: str | None = None) -> BlobRef:
+        """Store ``path``'s bytes. ``sha256``: their digest when the caller has just
+        computed it from this same file (it is then not read twice); the caller vouches
+        for it, as the blob is filed under it."""
+        if sha256 is None:
+            digest, size = _digest_file(path)
+        else:
+            digest, size = sha256, path.stat().st_size
         if not self.exists(digest):
             with path.open("rb") as source:
                 self._write(digest, size, _read_chunks(source))
@@ -81,7 +88,7 @@ class EncryptedFileStore:
 
     def _write(self, digest: str, size: int, chunks: Iterator[bytes]) -> None:
         target = self._path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        created = _make_dirs(target.parent, self.root)
         prefix = secrets.token_bytes(8)
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -99,6 +106,9 @@ class EncryptedFileStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
+        # The rename and any new directory are durable only once their parents are synced.
+        for directory in {target.parent, *(d.parent for d in created)}:
+            _fsync_dir(directory)
 
     def size(self, sha256: str) -> int:
         with self._open(sha256) as handle:
@@ -142,6 +152,29 @@ def _chunks_of(data: bytes) -> Iterator[bytes]:
 def _read_chunks(source: BinaryIO) -> Iterator[bytes]:
     while chunk := source.read(CHUNK):
         yield chunk
+
+
+def _make_dirs(directory: Path, root: Path) -> list[Path]:
+    """Create ``directory`` and missing parents below ``root``; the ones created."""
+    if directory.is_dir():
+        return []
+    missing = [directory, *(p for p in directory.parents if p != root and root in p.parents)]
+    created = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+            created.append(path)
+        except FileExistsError:
+            pass
+    return created
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _digest_file(path: Path) -> tuple[str, int]:

@@ -143,12 +143,47 @@ def test_the_heap_is_frozen_after_start_up_but_not_in_headless_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    monkeypatch.setattr("workstation.app.gc.collect", lambda: calls.append("collect"))
-    monkeypatch.setattr("workstation.app.gc.freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr("workstation.heap.settle", lambda: calls.append("settle"))
     app = _signed_in_app(tmp_path)
     monkeypatch.setattr(ReadroomApp, "is_headless", property(lambda self: True))
     app._freeze_heap()
     assert calls == []
+    assert not app.manages_heap
     monkeypatch.setattr(ReadroomApp, "is_headless", property(lambda self: False))
     app._freeze_heap()
-    assert calls == ["collect", "freeze"]
+    assert calls == ["settle"]
+    assert app.manages_heap
+
+
+def test_heap_settle_collects_then_freezes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workstation import heap
+
+    calls: list[str] = []
+    for name in ("unfreeze", "collect", "freeze"):
+        monkeypatch.setattr(f"workstation.heap.gc.{name}", lambda n=name: calls.append(n))
+    heap.settle()
+    heap.freeze_new()
+    assert calls == ["unfreeze", "collect", "freeze", "freeze"]
+
+
+async def test_reading_freezes_frames_and_settles_on_close_when_it_manages_the_heap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr("workstation.heap.settle", lambda: calls.append("settle"))
+    monkeypatch.setattr("workstation.heap.freeze_new", lambda: calls.append("freeze_new"))
+    app = _signed_in_app(tmp_path)
+    monkeypatch.setattr(ReadroomApp, "manages_heap", property(lambda self: True))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReadingScreen)
+        assert screen.viewport.freeze_frames
+        assert "freeze_new" in calls  # the first frame was built
+        calls.clear()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, WorklistScreen)
+        assert "settle" in calls

@@ -28,6 +28,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from workstation import heap
 from workstation.client import ReadingCase, SeriesSummary
 from workstation.config import Settings
 from workstation.dictation.models import ModelError, ModelNotFoundError
@@ -67,7 +68,7 @@ def _preset_binding(n: int, preset: WindowPreset) -> Binding:
 
 
 class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
-    """One case: its series, the image, the overlay, and room for the report."""
+    """One case: its series, the image, the overlay, and the report."""
 
     DEFAULT_CSS = """
     ReadingScreen #centre { width: 1fr; }
@@ -203,12 +204,21 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
         if self._draft_problem:
             self.notify(self._draft_problem, severity="warning")
         self.viewport.focus()
+        self.viewport.freeze_frames = self._manages_heap
         if self.services.dictation is not None and self.report_panel.session is None:
             self._load_dictation()
         self.status_bar.note = "Loading series…"
         self._list_series()
         self.set_interval(self.settings.heartbeat_interval, self._heartbeat)
         self.set_interval(1.0, self._collect_thumbnails)
+
+    def on_unmount(self) -> None:
+        if self._manages_heap:
+            heap.settle()  # a quiet moment: reclaim what the frames' freezes held on to
+
+    @property
+    def _manages_heap(self) -> bool:
+        return bool(getattr(self.app, "manages_heap", False))
 
     @property
     def viewport(self) -> ReadingViewport:

@@ -42,9 +42,14 @@ class Gap:
     reason: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class SeriesVolume:
-    """One series ready to display. ``voxels[i]`` is slice ``i`` of ``slices``."""
+    """One series ready to display. ``voxels[i]`` is slice ``i`` of ``slices``.
+
+    Its ``repr`` is short and holds no header: the generated one printed every
+    header (75 ms for 300 slices, on the UI thread whenever a worker was
+    started with a volume argument, and patient data in any log).
+    """
 
     voxels: np.ndarray
     """``(n, rows, cols)`` int16, uint16 or float32 in modality units (HU for CT)."""
@@ -70,6 +75,11 @@ class SeriesVolume:
     """False when slice gaps differ by more than 1 % (a reformat is then approximate)."""
     skipped: tuple[str, ...] = field(default=())
     """Sources that could not be read at all (no header), with the reason."""
+
+    def __repr__(self) -> str:
+        n, rows, cols = self.shape
+        number = "" if self.series_number is None else f" series {self.series_number}"
+        return f"<SeriesVolume {self.modality or '?'}{number} {n}x{rows}x{cols}>"
 
     @property
     def count(self) -> int:

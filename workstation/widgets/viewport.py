@@ -37,6 +37,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from workstation import heap
 from workstation.viewer.frame import ViewGeometry, prepare_frame
 from workstation.viewer.measure import Measurement, draw_line
 from workstation.viewer.overlay import Overlay
@@ -183,6 +184,9 @@ class Viewport(Widget, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.prefetch = prefetch
+        self.freeze_frames = False
+        """Freeze each frame built out of the GC's scans (:mod:`workstation.heap`); the owner
+        of the setting calls ``heap.settle()`` at quiet moments."""
         self._cache: OrderedDict[_FrameKey, list[Strip]] = OrderedDict()
         self._lock = threading.Lock()
         self._drag_last: tuple[float, float] | None = None
@@ -460,6 +464,8 @@ class Viewport(Widget, can_focus=True):
             self._cache.move_to_end(key)
             while len(self._cache) > _CACHE_FRAMES:
                 self._cache.popitem(last=False)
+        if self.freeze_frames:
+            heap.freeze_new()
 
     def current_strips(self) -> list[Strip]:
         """The strips of the frame shown now (built and cached on first use)."""
@@ -523,7 +529,13 @@ class Viewport(Widget, can_focus=True):
         if keys:
             self._prefetch(self.volume, keys)
 
-    @work(thread=True, exclusive=True, group="viewport-prefetch", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="viewport-prefetch",
+        description="prefetch neighbouring frames",  # not a repr of the arguments (a volume)
+        exit_on_error=False,
+    )
     def _prefetch(self, volume: SeriesVolume, keys: list[tuple[_FrameKey, Overlay | None]]) -> None:
         console = self.app.console
         for key, overlay in keys:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
+from functools import partial
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,10 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.accounts.models import Role
+from server.audit.service import SYSTEM
 from server.cases.models import Case, CaseStatus
+from server.config import Settings
 from server.db import utcnow
-from server.imaging.models import Instance, UploadCode
+from server.imaging import ingest
+from server.imaging.models import Instance, UploadCode, Verdict
 from server.imaging.stow import FailureReason
+from server.imaging.unpack import Candidate
+from server.storage import BlobRef
 from tests.server.conftest import AccountFactory
 from tests.server.factories import Account
 from tests.server.imaging.intake_support import (
@@ -259,3 +267,64 @@ def test_closed_case_refuses_new_but_repeats_are_still_200(
     response = stow(patient.http, [to_bytes(ct(seed=4)[0])], case_id=case.id)
     assert response.status_code == 409
     assert failure_reasons(response) == [FailureReason.NOT_AUTHORIZED]
+
+
+def test_a_blob_that_cannot_be_stored_is_refused_and_not_indexed(
+    patient: Account, case: Case, db: Session, live_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = live_app.state.blobs
+    good, bad = (to_bytes(ds) for ds in ct(slices=2))
+    bad_sha = hashlib.sha256(bad).hexdigest()
+    real_put = blobs.put_file
+
+    def put_file(path: Path, *, sha256: str | None = None) -> BlobRef:
+        if sha256 == bad_sha:
+            raise OSError("disk full")
+        return real_put(path, sha256=sha256)
+
+    monkeypatch.setattr(blobs, "put_file", put_file)
+    response = stow(patient.http, [good, bad], case_id=case.id)
+    assert response.status_code == 202, response.text
+    assert failure_reasons(response) == [FailureReason.OUT_OF_RESOURCES]
+    stored = db.scalars(select(Instance.blob_sha256).where(Instance.case_id == case.id)).all()
+    assert stored == [hashlib.sha256(good).hexdigest()]
+    assert not blobs.exists(bad_sha)
+
+
+def test_a_batch_that_fails_leaves_no_rows_and_only_whole_blobs(
+    case: Case,
+    db: Session,
+    live_app: FastAPI,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blobs are stored before the batch's transaction; if it rolls back, no row refers
+    to them (they stay, unreferenced, whole) and a retry stores the batch."""
+    blobs = live_app.state.blobs
+    files = [to_bytes(ds) for ds in ct(slices=2)]
+
+    def candidates() -> list[Candidate]:
+        paths = [tmp_path / f"{index}.dcm" for index in range(len(files))]
+        for path, data in zip(paths, files, strict=True):
+            path.write_bytes(data)
+        return [Candidate(path.name, path) for path in paths]
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("audit store down")
+
+    run = partial(
+        ingest.ingest_candidates, db, case_id=case.id, blobs=blobs, settings=settings, actor=SYSTEM
+    )
+    with monkeypatch.context() as patched:
+        patched.setattr(ingest, "record_event", fail)
+        with pytest.raises(RuntimeError):
+            run(candidates=candidates())
+    assert db.scalar(select(func.count()).select_from(Instance)) == 0
+    assert db.get(Case, case.id).images_accepted_count == 0
+    for data in files:  # stored before the transaction: whole, readable
+        assert blobs.read_bytes(hashlib.sha256(data).hexdigest()) == data
+    db.rollback()
+    result = run(candidates=candidates())
+    assert [o.verdict for o in result.outcomes] == [Verdict.STORED, Verdict.STORED]
+    assert db.scalar(select(func.count()).select_from(Instance)) == 2

@@ -36,6 +36,15 @@ def test_modality_lut_applied_once_into_int16(ct_series) -> None:
     assert volume.pixel_spacing == (360 / 64, 360 / 64)
 
 
+def test_repr_is_short_and_holds_no_header(ct_series) -> None:
+    volume = load_series(ct_series)
+    text = repr(volume)
+    assert text.startswith("<SeriesVolume CT")
+    assert "12x64x64" in text
+    assert str(ct_series[0].PatientName) not in text
+    assert len(text) < 80  # Textual's @work puts the repr of its arguments in the description
+
+
 def test_non_integer_rescale_gives_float32(ct_series) -> None:
     datasets = [deepcopy(ds) for ds in ct_series[:3]]
     for ds in datasets:
