@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -17,7 +16,6 @@ from server.imaging.routes_intake import router as intake_router
 from server.problems import install_problem_handlers
 from server.storage import EncryptedFileStore, load_key
 
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:

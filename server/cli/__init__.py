@@ -26,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="readroom-server", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="readroom-server", description="Run the Readroom server and administer it.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for group in _GROUPS:
         group.register(sub)

@@ -64,8 +64,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 64
-#: Blobs of a batch stored at once: encryption, writes and fsyncs release the GIL.
-STORE_THREADS = 8
+#: Files of a batch judged and stored at once (hashing, encryption, writes and fsyncs
+#: release the GIL); shared by all requests: more threads only fight for the GIL.
+STORE_THREADS = 4
 ACCEPTING = (CaseStatus.DRAFT, CaseStatus.SUBMITTED, CaseStatus.READY)
 
 
@@ -309,8 +310,7 @@ def _store_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            import os as _os
-            _pool = ThreadPoolExecutor(int(_os.environ.get("RR_ST", STORE_THREADS)), thread_name_prefix="blob-store")
+            _pool = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="blob-store")
         return _pool
 
 
