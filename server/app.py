@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -15,7 +14,6 @@ from server.imaging.routes_dicomweb import router as dicomweb_router
 from server.imaging.routes_intake import router as intake_router
 from server.problems import install_problem_handlers
 from server.storage import EncryptedFileStore, load_key
-
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
