@@ -27,6 +27,8 @@ from workstation.config import ConfigError, Settings, load_settings
 from workstation.screens.login import LoginResult, LoginScreen
 from workstation.screens.worklist import WorklistScreen
 from workstation.services import Services, build_services
+from workstation.viewer.graphics import DEFAULT_CELL_PIXELS, Renderer, resolve_renderer
+from workstation.widgets.graphics import detect_graphics
 
 __all__ = ["ReadroomApp", "make_app", "run"]
 
@@ -54,6 +56,10 @@ class ReadroomApp(App[None]):
         self._retry: list[Worker[object]] = []
         self._signing_in = False
         self._shown_failures: set[str] = set()
+        self.graphics = resolve_renderer(settings.renderer, detected=None)
+        """How viewports draw images (``auto``: what :func:`run` detected, else half-blocks)."""
+        self.cell_pixels = DEFAULT_CELL_PIXELS
+        """A terminal cell's size in pixels (the graphics frames' resolution)."""
 
     # -- start-up ----------------------------------------------------------------
 
@@ -248,6 +254,11 @@ def run() -> int:
         return 2
     services = build_services(settings)
     app = make_app(settings, services)
+    if settings.renderer is not Renderer.HALFBLOCK:
+        # textual-image queries the terminal (protocols, cell size) when first imported, which
+        # only works before Textual owns the terminal: once, here, also for a forced protocol
+        detected, app.cell_pixels = detect_graphics()
+        app.graphics = resolve_renderer(settings.renderer, detected)
     try:
         app.run()
     finally:

@@ -10,6 +10,10 @@ Precedence, lowest first: the defaults below, ``config.toml``
 
     vosk_model = "~/models/vosk-model-small-en-us-0.15"   # speech model directory
     input_device = "USB"      # microphone: index or (part of) its name; default input if unset
+                              # (ctrl+d on the reading screen picks one for the session)
+    renderer = "auto"         # the image: "auto" (kitty or sixel graphics when the terminal
+                              # answers for them at start-up, else half-blocks), "halfblock",
+                              # "kitty" or "sixel" (force one)
 
     [keys]                    # binding id -> key(s), comma separated
     "reading.preset_lung" = "l"
@@ -31,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_config_dir, user_data_dir
+
+from workstation.viewer.graphics import Renderer
 
 __all__ = [
     "APP_NAME",
@@ -67,6 +73,8 @@ class Settings:
     """A Vosk model directory (``READROOM_VOSK_MODEL`` overrides; else the installed one)."""
     input_device: int | str | None = None
     """The microphone: a sounddevice index or (part of) a name; None: the default input."""
+    renderer: Renderer = Renderer.AUTO
+    """How the viewport draws images: a terminal graphics protocol, or half-blocks."""
     commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Voice-command phrases per action, added to the defaults (the ``[commands]`` table)."""
     data_dir: Path = field(default_factory=lambda: Path(user_data_dir(APP_NAME)))
@@ -132,6 +140,7 @@ _ENV = {
     "READROOM_CACHE_SERIES": "cache_series",
     "READROOM_DATA_DIR": "data_dir",
     "READROOM_INPUT_DEVICE": "input_device",
+    "READROOM_RENDERER": "renderer",
     "READROOM_TOKEN": "token",
     "READROOM_USERNAME": "username",
     "READROOM_PASSWORD": "password",
@@ -219,4 +228,11 @@ def _validated(
             raise ConfigError(f"input_device: expected an index or a name, got {device!r}")
         text = str(device).strip()
         out["input_device"] = int(text) if text.isdigit() else (text or None)
+    if "renderer" in out:
+        text = str(out["renderer"]).strip().lower()
+        try:
+            out["renderer"] = Renderer(text)
+        except ValueError:
+            known = ", ".join(r.value for r in Renderer)
+            raise ConfigError(f"renderer: expected one of {known}, got {text!r}") from None
     return Settings(**out)

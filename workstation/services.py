@@ -33,6 +33,7 @@ from workstation.config import Settings
 from workstation.credentials import TokenStore, default_store
 
 if TYPE_CHECKING:
+    from workstation.dictation.audio import DeviceLister, InputDevice
     from workstation.dictation.session import DictationSession
 
 __all__ = [
@@ -180,23 +181,51 @@ class DictationService:
     """
 
     def __init__(
-        self, settings: Settings, *, build: Callable[[Settings], DictationSession] | None = None
+        self,
+        settings: Settings,
+        *,
+        build: Callable[[Settings], DictationSession] | None = None,
+        list_devices: DeviceLister | None = None,
     ) -> None:
         self._settings = settings
         self._build = build or vosk_session
+        self.list_devices: DeviceLister = list_devices or _input_devices
+        """Lists the capture devices (PortAudio; tests pass their own)."""
         self._session: DictationSession | None = None
         self._lock = threading.Lock()
+        self._input_device = settings.input_device
 
     @property
     def ready(self) -> DictationSession | None:
         """The session if it has been built already (never blocks)."""
         return self._session
 
+    @property
+    def input_device(self) -> int | str | None:
+        """The microphone of the next start: the configured one unless changed since."""
+        return self._input_device
+
+    def set_input_device(self, device: int | str | None) -> None:
+        """Capture from ``device`` from the next start on (for this process; the config file
+        is not changed). Applies to a session whose source is a microphone."""
+        with self._lock:
+            self._input_device = device
+            if self._session is not None:
+                self._apply_device(self._session)
+
+    def _apply_device(self, session: DictationSession) -> None:
+        from workstation.dictation.audio import MicrophoneFactory
+
+        factory = getattr(session, "source_factory", None)
+        if isinstance(factory, MicrophoneFactory):
+            factory.device = self._input_device
+
     def session(self) -> DictationSession:
         """The session, building it now if needed (blocks for seconds: call from a worker)."""
         with self._lock:
             if self._session is None:
                 self._session = self._build(self._settings)
+                self._apply_device(self._session)
             return self._session
 
     def close(self) -> None:
@@ -209,7 +238,7 @@ class DictationService:
 
 def vosk_session(settings: Settings) -> DictationSession:
     """A session on the configured (or installed) Vosk model and microphone (loads the model)."""
-    from workstation.dictation.audio import MicrophoneSource
+    from workstation.dictation.audio import MicrophoneFactory
     from workstation.dictation.commands import CommandTable
     from workstation.dictation.engine import VoskRecognizerFactory
     from workstation.dictation.models import cached_model, resolve_model_path
@@ -217,13 +246,18 @@ def vosk_session(settings: Settings) -> DictationSession:
     from workstation.dictation.sink import MemoryDocument
 
     model = cached_model(resolve_model_path(configured=settings.vosk_model))
-    device = settings.input_device
     return DictationSession(
         sink=MemoryDocument(),  # the report panel makes its editor the sink
         recognizer_factory=VoskRecognizerFactory(model),
-        source_factory=lambda: MicrophoneSource(device),
+        source_factory=MicrophoneFactory(settings.input_device),
         commands=CommandTable().extended(settings.commands),
     )
+
+
+def _input_devices() -> list[InputDevice]:
+    from workstation.dictation.audio import input_devices
+
+    return input_devices()
 
 
 def _log_failure(future: Future[Any]) -> None:

@@ -50,6 +50,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ('[commands]\nsing_report = ["sing"]', "unknown action 'sing_report'"),
         ("[commands]\nnext_field = 3", "next_field: expected a list"),
         ("input_device = 1.5", "input_device"),
+        ('renderer = "ascii"', "renderer: expected one of auto, halfblock, kitty, sixel"),
         ("server_url = ", "config.toml"),
     ],
 )
@@ -108,3 +109,13 @@ def test_no_keyring_backend_falls_back_to_the_file(
     store = default_store(tmp_path)
     assert isinstance(store, FileTokenStore)
     assert store.path == tmp_path / "token.json"
+
+
+def test_renderer(tmp_path: Path) -> None:
+    from workstation.viewer.graphics import Renderer
+
+    assert load_settings(path=tmp_path / "none.toml", environ={}).renderer is Renderer.AUTO
+    path = _write(tmp_path, 'renderer = "Kitty"\n')
+    assert load_settings(path=path, environ={}).renderer is Renderer.KITTY
+    settings = load_settings(path=path, environ={"READROOM_RENDERER": "halfblock"})
+    assert settings.renderer is Renderer.HALFBLOCK

@@ -178,3 +178,27 @@ def test_vosk_session_uses_the_configured_model_device_and_commands(
         assert "next field" in session.commands.phrases[Action.NEXT_FIELD]
     finally:
         session.close()
+
+
+def test_the_input_device_changes_for_the_next_start() -> None:
+    from workstation.dictation.audio import MicrophoneFactory
+
+    class Session:
+        def __init__(self) -> None:
+            self.source_factory = MicrophoneFactory("USB")
+
+        def close(self) -> None:
+            pass
+
+    service = DictationService(
+        Settings(input_device="USB"),
+        build=lambda settings: Session(),  # type: ignore[arg-type,return-value]
+        list_devices=lambda: [],
+    )
+    assert service.input_device == "USB"
+    service.set_input_device(4)  # before the session is built: applied when it is
+    session = service.session()
+    assert session.source_factory.device == 4
+    service.set_input_device(None)  # after: applied at once, for the next start
+    assert session.source_factory.device is None
+    assert service.list_devices() == []

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,14 +25,18 @@ __all__ = [
     "AudioFormatError",
     "AudioSource",
     "AudioUnavailableError",
+    "DeviceLister",
     "InputDevice",
     "Level",
+    "MicrophoneFactory",
     "MicrophoneSource",
     "NoInputDeviceError",
     "StreamResampler",
     "WavFileSource",
+    "find_input_device",
     "input_devices",
     "level_of",
+    "match_input_device",
     "read_wav",
     "resample",
 ]
@@ -242,6 +246,17 @@ class InputDevice:
     name: str
     channels: int
     default_samplerate: float
+    default: bool = False
+    """True for the system's default input."""
+
+    @property
+    def label(self) -> str:
+        """``"3: USB mic"`` — how the device is shown to the user."""
+        return f"{self.index}: {self.name}"
+
+
+#: Lists the capture devices (:func:`input_devices`; tests pass their own).
+DeviceLister = Callable[[], list[InputDevice]]
 
 
 def _sounddevice() -> Any:
@@ -255,18 +270,39 @@ def _sounddevice() -> Any:
 
 
 def input_devices() -> list[InputDevice]:
-    """The capture devices PortAudio knows."""
+    """The capture devices PortAudio knows (the default input flagged); raises
+    :class:`AudioUnavailableError` without PortAudio."""
     sd = _sounddevice()
+    default = sd.default.device
+    default = default[0] if isinstance(default, list | tuple) else default
     return [
         InputDevice(
             int(d["index"]),
             str(d["name"]),
             int(d["max_input_channels"]),
             float(d["default_samplerate"]),
+            default=int(d["index"]) == default,
         )
         for d in sd.query_devices()
         if d["max_input_channels"] > 0
     ]
+
+
+def match_input_device(
+    devices: Sequence[InputDevice], device: int | str | None
+) -> InputDevice | None:
+    """The device asked for: by index, by (part of its) name, or the default input when
+    ``device`` is None (else the first); None when there is no such device."""
+    if not devices:
+        return None
+    if device is None:
+        return next((d for d in devices if d.default), devices[0])
+    if isinstance(device, int) or str(device).isdigit():
+        return next((d for d in devices if d.index == int(device)), None)
+    wanted = str(device).lower()
+    exact = [d for d in devices if d.name.lower() == wanted]
+    partial = [d for d in devices if wanted in d.name.lower()]
+    return (exact or partial or [None])[0]
 
 
 def find_input_device(device: int | str | None) -> InputDevice:
@@ -274,29 +310,11 @@ def find_input_device(device: int | str | None) -> InputDevice:
     devices = input_devices()
     if not devices:
         raise NoInputDeviceError("no microphone found; typing still works")
-    if device is None:
-        sd = _sounddevice()
-        default = (
-            sd.default.device[0]
-            if isinstance(sd.default.device, list | tuple)
-            else sd.default.device
-        )
-        for candidate in devices:
-            if candidate.index == default:
-                return candidate
-        return devices[0]
-    if isinstance(device, int) or str(device).isdigit():
-        for candidate in devices:
-            if candidate.index == int(device):
-                return candidate
-    else:
-        wanted = str(device).lower()
-        exact = [d for d in devices if d.name.lower() == wanted]
-        partial = [d for d in devices if wanted in d.name.lower()]
-        if exact or partial:
-            return (exact or partial)[0]
-    names = ", ".join(f"{d.index}: {d.name}" for d in devices)
-    raise NoInputDeviceError(f"no input device {device!r}; available: {names}")
+    found = match_input_device(devices, device)
+    if found is None:
+        names = ", ".join(d.label for d in devices)
+        raise NoInputDeviceError(f"no input device {device!r}; available: {names}")
+    return found
 
 
 class MicrophoneSource:
@@ -349,3 +367,15 @@ class MicrophoneSource:
         if stream is not None:
             stream.stop()  # waits for the running callback
             stream.close()
+
+
+class MicrophoneFactory:
+    """A session's ``source_factory`` for the microphone; :attr:`device` may change between
+    starts (the device picker), taking effect at the next start."""
+
+    def __init__(self, device: int | str | None = None) -> None:
+        self.device = device
+        """A sounddevice index or (part of) a name; None: the default input."""
+
+    def __call__(self) -> MicrophoneSource:
+        return MicrophoneSource(self.device)

@@ -14,6 +14,7 @@ speech model, the report is typed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.markup import escape
@@ -31,15 +32,18 @@ from textual.worker import Worker, WorkerState
 from workstation import heap
 from workstation.client import ReadingCase, SeriesSummary
 from workstation.config import Settings
+from workstation.dictation.audio import InputDevice, match_input_device
 from workstation.dictation.models import ModelError, ModelNotFoundError
 from workstation.dictation.session import DictationSession, DictationState
 from workstation.report.document import ReportDocument
 from workstation.report.drafts import DraftStore
 from workstation.screens.base import ForwardsWorkerFailures
+from workstation.screens.device_picker import DevicePicker
 from workstation.screens.sign_dialog import NOT_AVAILABLE, SignDialog
 from workstation.screens.tag_inspector import TagInspector
 from workstation.services import Services
 from workstation.templates.loader import choose_template
+from workstation.viewer.graphics import DEFAULT_CELL_PIXELS, Renderer
 from workstation.viewer.presets import Window, WindowPreset
 from workstation.viewer.reformat import Plane
 from workstation.viewer.volume import SeriesVolume
@@ -67,6 +71,14 @@ def _preset_binding(n: int, preset: WindowPreset) -> Binding:
     )
 
 
+def _device_text(device: int | str | None, devices: Sequence[InputDevice] = ()) -> str:
+    """How the dictation panel names a microphone: its label when listed, else as configured."""
+    if device is None:
+        return "default input"
+    found = match_input_device(devices, device)
+    return found.label if found is not None else str(device)
+
+
 class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
     """One case: its series, the image, the overlay, and the report."""
 
@@ -84,6 +96,7 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("r", "report", "Report", id="reading.report"),
         Binding("f4", "dictation", "Dictate", id="reading.dictation"),
         Binding("f5", "commands_only", "Commands", show=False, id="reading.commands_only"),
+        Binding("ctrl+d", "input_device", "Microphone", id="reading.input_device"),
         Binding("down", "slice(1)", "Next slice", show=False, id="reading.next_slice"),
         Binding("up", "slice(-1)", "Previous slice", show=False, id="reading.previous_slice"),
         Binding("pagedown", f"slice({PAGE})", "10 slices on", show=False, id="reading.page_down"),
@@ -205,8 +218,12 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
             self.notify(self._draft_problem, severity="warning")
         self.viewport.focus()
         self.viewport.freeze_frames = self._manages_heap
-        if self.services.dictation is not None and self.report_panel.session is None:
-            self._load_dictation()
+        self.viewport.cell_pixels = getattr(self.app, "cell_pixels", DEFAULT_CELL_PIXELS)
+        self.viewport.renderer = getattr(self.app, "graphics", Renderer.HALFBLOCK)
+        if self.services.dictation is not None:
+            self.report_panel.show_microphone(_device_text(self.services.dictation.input_device))
+            if self.report_panel.session is None:
+                self._load_dictation()
         self.status_bar.note = "Loading series…"
         self._list_series()
         self.set_interval(self.settings.heartbeat_interval, self._heartbeat)
@@ -446,6 +463,26 @@ class ReadingScreen(ForwardsWorkerFailures, Screen[None]):
 
     def action_dictation(self) -> None:
         self.report_panel.action_toggle_dictation()
+
+    def action_input_device(self) -> None:
+        """ctrl+d: choose the microphone for the next start of dictation."""
+        dictation = self.services.dictation
+        if dictation is None:
+            self.notify("Dictation is not available: see the panel.", severity="warning")
+            return
+        if isinstance(self.app.screen, DevicePicker):
+            return
+        picker = DevicePicker(dictation.input_device, lister=dictation.list_devices)
+
+        def chosen(index: int | None) -> None:
+            if index is None:
+                return  # cancelled: the microphone stays
+            dictation.set_input_device(index)
+            text = _device_text(index, picker.devices)
+            self.report_panel.show_microphone(text)
+            self.notify(f"Microphone {text} from the next start of dictation.", timeout=3)
+
+        self.app.push_screen(picker, chosen)
 
     def action_commands_only(self) -> None:
         self.report_panel.action_toggle_command_only()

@@ -80,6 +80,8 @@ class DictationPanel(Widget):
     """A problem to show (no microphone, no model, …); empty when all is well."""
     notice: reactive[str] = reactive("")
     """Something to know that is not a problem (e.g. the speech model is loading)."""
+    microphone: reactive[str] = reactive("")
+    """The microphone the next start captures from (shown while off); empty: not shown."""
 
     class EventReceived(Message):
         """A session event arrived (posted from the session's threads)."""
@@ -135,6 +137,8 @@ class DictationPanel(Widget):
         if self.state is not DictationState.OFF:
             line.append(meter(self.level), style="green" if self.peak < -1 else "bold red")
             line.append(f" {self.level:4.0f} dBFS  ", style="dim")
+        elif self.microphone:
+            line.append(f"mic: {self.microphone}  ", style="dim")
         line.append(self.partial, style="dim italic")
         if self.overflow:
             line.append(f"  audio dropped: {self.overflow}", style="bold red")

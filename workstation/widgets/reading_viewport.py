@@ -44,35 +44,22 @@ class ReadingViewport(Viewport):
         self.refresh()
 
     def view_geometry(self) -> ViewGeometry | None:
-        """How the current image maps onto the widget's half-block pixels."""
-        volume = self.volume
-        width, height = self.size
-        if volume is None or width <= 0 or height <= 0:
-            return None
-        image = reformat(volume, self.plane, self.slice_index)
-        return ViewGeometry(
-            target=(height * 2, width),
-            source=(int(image.pixels.shape[0]), int(image.pixels.shape[1])),
-            spacing=image.spacing,
-            zoom=self.zoom,
-            pan=self.pan,
-            pixel_aspect=self.CELL_ASPECT / 2,
-        )
+        """How the current image maps onto the widget's pixels (half-blocks or graphics)."""
+        return self._geometry()
 
-    def _point(self, x: int, y: int) -> Point | None:
-        geometry = self.view_geometry()
-        return None if geometry is None else geometry.to_source(2 * y + 0.5, x)
+    def _point(self, x: float, y: float) -> Point | None:
+        return self._source_point(x, y)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         if not self.measuring or event.button != 1 or event.shift or self.volume is None:
             return  # the viewer's handler: W/L, pan, or the start of a caliper drag
         if self._first is None:
-            self._first = self._point(event.x, event.y)
+            self._first = self._point(*self._event_cell(event))
             self.refresh()
             return  # the viewer's handler starts its drag caliper too
         event.prevent_default()  # the second click: not a new drag
         event.stop()
-        end = self._point(event.x, event.y)
+        end = self._point(*self._event_cell(event))
         if end is None:
             return
         image = reformat(self.volume, self.plane, self.slice_index)
@@ -84,8 +71,10 @@ class ReadingViewport(Viewport):
     def render_lines(self, crop: Region) -> list[Strip]:
         """The viewer's strips, with a mark on the first point of a caliper in progress."""
         strips = super().render_lines(crop)
+        if not self.measuring or self._first is None or self.renderer.graphics:
+            return strips  # (with graphics, the image is a child widget's: no mark)
         geometry = self.view_geometry()
-        if geometry is None or not self.measuring or self._first is None:
+        if geometry is None:
             return strips
         y, x = geometry.to_target(*self._first)
         cell_y, cell_x = int(y // 2) - crop.y, round(x) - crop.x

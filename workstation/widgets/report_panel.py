@@ -131,6 +131,10 @@ class ReportPanel(Vertical):
     def editor(self) -> ReportEditor:
         return self.query_one(ReportEditor)
 
+    def show_microphone(self, text: str) -> None:
+        """Name the microphone dictation captures from (shown while dictation is off)."""
+        self.dictation.microphone = text
+
     def focus_editor(self) -> None:
         """Put the keyboard focus in the report, at the current field."""
         self.editor.focus_current()

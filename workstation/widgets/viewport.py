@@ -15,6 +15,11 @@ cache copy, no line filters: the colours are already truecolor), and the
 neighbouring slices are prepared in a background thread with their terminal
 text already rendered.
 
+Graphics mode (``renderer`` kitty or sixel, see
+:mod:`workstation.viewer.graphics`): the same frame is prepared at the cells'
+pixel resolution and shown by a textual-image child widget between the first
+and last rows, which keep the overlay text; the half-block path is untouched.
+
 Mouse: wheel = slice; ctrl+wheel = zoom; left drag = window/level
 (horizontal: width, vertical: level), or pan / a caliper in the pan / measure
 drag modes; shift+drag = pan in any mode.
@@ -39,12 +44,20 @@ from textual.widget import Widget
 
 from workstation import heap
 from workstation.viewer.frame import ViewGeometry, prepare_frame
+from workstation.viewer.graphics import (
+    DEFAULT_CELL_PIXELS,
+    CellPixels,
+    Renderer,
+    frame_image,
+    pixel_grid,
+)
 from workstation.viewer.measure import Measurement, draw_line
 from workstation.viewer.overlay import Overlay
 from workstation.viewer.presets import Window, WindowPreset, default_window
 from workstation.viewer.reformat import Plane, plane_count, reformat
 from workstation.viewer.render import halfblock_lines
 from workstation.viewer.volume import SeriesVolume
+from workstation.widgets.graphics import graphics_widget
 
 __all__ = ["DragMode", "Viewport"]
 
@@ -85,6 +98,11 @@ class Viewport(Widget, can_focus=True):
         height: 1fr;
         background: black;
     }
+    Viewport > #viewport-graphics {
+        width: 1fr;
+        height: 1fr;
+        margin: 1 0;  /* the first and last rows keep the overlay text */
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -119,6 +137,8 @@ class Viewport(Widget, can_focus=True):
     """Whether the corner annotations are drawn."""
     measurement: reactive[Measurement | None] = reactive(None)
     """The caliper drawn on the image it was made on (None: none)."""
+    renderer: reactive[Renderer] = reactive(Renderer.HALFBLOCK, init=False)
+    """Half-blocks, or a terminal graphics protocol (kitty, sixel) through textual-image."""
 
     class SliceChanged(Message):
         """The slice shown changed."""
@@ -194,6 +214,12 @@ class Viewport(Widget, can_focus=True):
         self._prefetch_pending = False
         self._direction = 1
         self._measuring: tuple[float, float] | None = None
+        self.cell_pixels: CellPixels = DEFAULT_CELL_PIXELS
+        """A terminal cell's size in pixels: the resolution of graphics frames."""
+        self.graphics_frames = 0
+        """Frames handed to the graphics widget so far (tests, diagnostics)."""
+        self._graphics: Widget | None = None
+        self._graphics_key: _FrameKey | None = None
         if volume is not None:
             self.set_reactive(Viewport.volume, volume)
             self._reset_view(volume)
@@ -281,6 +307,16 @@ class Viewport(Widget, can_focus=True):
     def on_resize(self) -> None:
         self.refresh()
 
+    async def watch_renderer(self, renderer: Renderer) -> None:
+        if self._graphics is not None:
+            graphics, self._graphics = self._graphics, None
+            await graphics.remove()
+        self._graphics_key = None
+        if renderer.graphics:
+            self._graphics = graphics_widget(renderer, id="viewport-graphics")
+            await self.mount(self._graphics)
+        self.refresh()
+
     # -- actions (bound by the reading screen) ------------------------------
 
     def action_next_slice(self, step: int = 1) -> None:
@@ -338,17 +374,31 @@ class Viewport(Widget, can_focus=True):
         self._drag_pan = event.shift or self.drag_mode is DragMode.PAN
         self._measuring = None
         if self.drag_mode is DragMode.MEASURE and not event.shift:
-            self._measuring = self._source_point(event.x, event.y)
+            self._measuring = self._source_point(*self._event_cell(event))
             self.measurement = None
         self.capture_mouse()
         event.stop()
 
+    def _event_cell(self, event: events.MouseEvent) -> tuple[float, float]:
+        """The cell (x, y) under the mouse, in this widget's content (also when the event
+        comes from the graphics child, whose own offsets are one row down)."""
+        region = self.content_region
+        return event.screen_x - region.x, event.screen_y - region.y
+
     def _source_point(self, x: float, y: float) -> tuple[float, float] | None:
-        """Source image (row, col) under cell (x, y): the middle of its two half-block pixels."""
+        """Source image (row, col) under the middle of cell (x, y)."""
         geometry = self._geometry()
         if geometry is None:
             return None
-        return geometry.to_source(2 * y + 0.5, x)
+        return geometry.to_source(*self._cell_to_target(x + 0.5, y + 0.5, geometry))
+
+    def _cell_to_target(self, x: float, y: float, geometry: ViewGeometry) -> tuple[float, float]:
+        """Target pixel (y, x) at cell coordinates (x, y) (continuous, 0 at a cell's edge)."""
+        if self._graphics is None:
+            return 2 * y - 0.5, x - 0.5  # two half-block pixels per cell
+        height, width = geometry.target
+        rows = max(self.size.height - 2, 1)
+        return (y - 1) * height / rows - 0.5, x * width / max(self.size.width, 1) - 0.5
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         if self._drag_last is None:
@@ -360,7 +410,7 @@ class Viewport(Widget, can_focus=True):
             return
         event.stop()
         if self._measuring is not None:
-            end = self._source_point(event.x, event.y)
+            end = self._source_point(*self._event_cell(event))
             if end is not None and self.volume is not None:
                 image = reformat(self.volume, self.plane, self.slice_index)
                 self.measurement = Measurement(
@@ -370,8 +420,8 @@ class Viewport(Widget, can_focus=True):
         if self._drag_pan:
             geometry = self._geometry()
             if geometry is not None:
-                r0, c0 = geometry.to_source(0, 0)
-                r1, c1 = geometry.to_source(2 * dy, dx)
+                r0, c0 = geometry.to_source(*self._cell_to_target(0, 0, geometry))
+                r1, c1 = geometry.to_source(*self._cell_to_target(dx, dy, geometry))
                 self.pan = (self.pan[0] - (r1 - r0), self.pan[1] - (c1 - c0))
             return
         k = self.WINDOW_SENSITIVITY * max(self.window.width / 400.0, 0.25)
@@ -399,14 +449,29 @@ class Viewport(Widget, can_focus=True):
         if volume is None or width <= 0 or height <= 0:
             return None
         image = reformat(volume, self.plane, self.slice_index)
+        source = (int(image.pixels.shape[0]), int(image.pixels.shape[1]))
+        if self._graphics is not None:
+            return self._graphics_geometry(source, image.spacing, self.zoom, self.pan)
         return ViewGeometry(
             target=(height * 2, width),
-            source=(int(image.pixels.shape[0]), int(image.pixels.shape[1])),
+            source=source,
             spacing=image.spacing,
             zoom=self.zoom,
             pan=self.pan,
             pixel_aspect=self.CELL_ASPECT / 2,
         )
+
+    def _graphics_geometry(
+        self,
+        source: tuple[int, int],
+        spacing: tuple[float, float],
+        zoom: float,
+        pan: tuple[float, float],
+    ) -> ViewGeometry:
+        """The frame's geometry on the pixel grid of the cells between the overlay rows."""
+        width, height = self.size
+        grid = pixel_grid(width, max(height - 2, 1), self.cell_pixels)
+        return ViewGeometry(target=grid, source=source, spacing=spacing, zoom=zoom, pan=pan)
 
     def _key(self, index: int | None = None) -> _FrameKey | None:
         volume = self.volume
@@ -501,6 +566,8 @@ class Viewport(Widget, can_focus=True):
 
         With a border or padding, Textual's own path draws them around the image.
         """
+        if self._graphics is not None:
+            return self._graphics_lines(crop)
         if any(self.styles.gutter):
             return super().render_lines(crop)
         strips = self.current_strips()
@@ -515,6 +582,55 @@ class Viewport(Widget, can_focus=True):
             self._prefetch_pending = False
             self.call_later(self._prefetch_neighbours)
         return out
+
+    # -- graphics mode --------------------------------------------------------------
+
+    def _graphics_lines(self, crop: Region) -> list[Strip]:
+        """Black rows with the overlay on the first and last; the image is the child's."""
+        key = self._key()
+        if key is None:
+            strips = self._empty_strips()
+        else:
+            if key != self._graphics_key:
+                self._graphics_key = key
+                assert self.volume is not None
+                self.call_later(self._show_image, self._graphics_frame(key, self.volume))
+            strips = self._overlay_strips(key)
+        width = self.size.width
+        out = []
+        for y in range(crop.y, crop.bottom):
+            strip = strips[y] if 0 <= y < len(strips) else Strip.blank(width, _EMPTY_STYLE)
+            out.append(strip.crop(crop.x, crop.right))
+        return out
+
+    def _overlay_strips(self, key: _FrameKey) -> list[Strip]:
+        blank = Strip([Segment(" " * key.width, _EMPTY_STYLE)], key.width)
+        strips = [blank] * key.height
+        overlay = self._overlay_for(key.index)
+        if overlay is not None and key.overlay:
+            strips[0] = _annotate(blank, overlay.top_left, overlay.top_right, key.width)
+            if key.height > 1:
+                strips[-1] = _annotate(blank, overlay.bottom_left, overlay.bottom_right, key.width)
+        return strips
+
+    def _graphics_frame(self, key: _FrameKey, volume: SeriesVolume) -> object:
+        """The frame of ``key`` at the cells' pixel resolution, as a PIL image."""
+        image = reformat(volume, key.plane, key.index)
+        source = (int(image.pixels.shape[0]), int(image.pixels.shape[1]))
+        geometry = self._graphics_geometry(source, image.spacing, key.zoom, key.pan)
+        frame = prepare_frame(
+            image.pixels, geometry, key.window, monochrome1=volume.monochrome1, invert=key.invert
+        )
+        if key.measurement is not None:
+            start = geometry.to_target(*key.measurement.start)
+            end = geometry.to_target(*key.measurement.end)
+            frame = draw_line(frame, start, end)
+        return frame_image(frame)
+
+    def _show_image(self, image: object) -> None:
+        if self._graphics is not None:
+            self._graphics.image = image  # type: ignore[attr-defined]
+            self.graphics_frames += 1
 
     def _prefetch_neighbours(self) -> None:
         if not self.prefetch or self.volume is None or not self.is_mounted:

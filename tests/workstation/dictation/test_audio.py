@@ -231,3 +231,34 @@ def test_microphone_falls_back_to_the_device_rate(monkeypatch) -> None:
     assert fake.opened["samplerate"] == 48000
     assert fake.opened["blocksize"] == 4800
     assert chunks  # resampled chunks arrive
+
+
+def test_input_devices_lists_capture_devices_and_flags_the_default(monkeypatch) -> None:
+    monkeypatch.setattr(audio, "_sounddevice", lambda: FakeSoundDevice(DEVICES))
+    devices = audio.input_devices()
+    assert [(d.index, d.name, d.default) for d in devices] == [
+        (1, "USB dictation mic", True),  # FakeSoundDevice.default.device = (1, 3)
+        (2, "pulse", False),
+    ]
+    assert devices[0].label == "1: USB dictation mic"
+
+
+@pytest.mark.parametrize(
+    ("wanted", "index"),
+    [(None, 2), (2, 2), ("2", 2), ("PULSE", 2), ("usb", 1), (7, None), ("bluetooth", None)],
+)
+def test_match_input_device(wanted, index) -> None:
+    devices = [
+        audio.InputDevice(1, "USB dictation mic", 1, 48000.0),
+        audio.InputDevice(2, "pulse", 32, 44100.0, default=True),
+    ]
+    found = audio.match_input_device(devices, wanted)
+    assert (found.index if found else None) == index
+    assert audio.match_input_device([], wanted) is None
+
+
+def test_microphone_factory_opens_the_device_it_holds_now() -> None:
+    factory = audio.MicrophoneFactory("USB")
+    assert factory().device == "USB"
+    factory.device = 3
+    assert factory().device == 3
