@@ -5,6 +5,7 @@ Read them through :func:`get_settings` (cached); never at import time.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -95,8 +96,6 @@ class Settings(BaseSettings):
 
 
 def _toml_path(init_values: dict[str, Any]) -> Path | None:
-    import os
-
     raw = init_values.get("config_file") or os.environ.get("READROOM_CONFIG_FILE")
     return Path(raw) if raw else None
 

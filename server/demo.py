@@ -29,7 +29,7 @@ from server.accounts.service import add_user
 from server.accounts.tokens import issue_token
 from server.app import create_app, open_blob_store
 from server.audit.service import Actor
-from server.cases.models import ReferralSource, Subspecialty
+from server.cases.models import Case, ReferralSource, Subspecialty
 from server.cases.radiologists import set_profile
 from server.cases.referrals import attach_referral
 from server.cases.service import create_case, submit_case
@@ -59,7 +59,9 @@ class DemoPatient:
     kind: str
 
 
-def _details(family: str, given: str, birth: str, sex: str, question: str, exam: str) -> dict:
+def _details(
+    family: str, given: str, birth: str, sex: str, question: str, exam: str
+) -> dict[str, str]:
     return {
         "patient_family_name": family,
         "patient_given_names": given,
@@ -226,7 +228,7 @@ def seed_demo(settings: Settings | None = None) -> str:
             session.commit()
             case_id = case.id
             _ingest_study(session, case_id=case_id, patient=patient, blobs=blobs, settings=settings)
-            case = session.get_one(type(case), case_id)
+            case = session.get_one(Case, case_id)
             ref = blobs.put_bytes(_referral_pdf(patient))
             attach_referral(
                 session,

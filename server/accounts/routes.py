@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from server.accounts import service
+from server.accounts import service, signin
 from server.accounts.deps import AdminUser, CurrentUser
 from server.accounts.schemas import (
     LoginRequest,
@@ -62,7 +62,7 @@ def register(
 def login(
     body: LoginRequest, session: SessionDep, settings: SettingsDep, client_addr: ClientAddr
 ) -> LoginResponse:
-    result = service.login(
+    result = signin.login(
         session,
         username=body.username,
         password=body.password,
@@ -85,7 +85,7 @@ def login(
     summary="End this session",
 )
 def logout(principal: CurrentUser, session: SessionDep) -> None:
-    service.logout(session, principal=principal)
+    signin.logout(session, principal=principal)
 
 
 @auth_router.get("/me", responses=_SIGNED_IN, summary="The signed-in account")
@@ -102,7 +102,7 @@ def me(principal: CurrentUser, session: SessionDep) -> UserRead:
 def change_password(
     body: PasswordChangeRequest, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> None:
-    service.change_password(
+    signin.change_password(
         session,
         principal=principal,
         old_password=body.old_password,
@@ -117,8 +117,7 @@ def change_password(
     summary="Start two-step sign-in: a new secret for your authenticator app",
 )
 def totp_enrol(principal: CurrentUser, session: SessionDep) -> TotpEnrolment:
-    enrolment = service.begin_totp_enrolment(session, principal=principal)
-    return TotpEnrolment(provisioning_uri=enrolment.provisioning_uri, secret=enrolment.secret)
+    return signin.begin_totp_enrolment(session, principal=principal)
 
 
 @auth_router.post(
@@ -127,7 +126,7 @@ def totp_enrol(principal: CurrentUser, session: SessionDep) -> TotpEnrolment:
     summary="Turn two-step sign-in on with a code from the app",
 )
 def totp_confirm(body: TotpConfirmRequest, principal: CurrentUser, session: SessionDep) -> UserRead:
-    user = service.confirm_totp(session, principal=principal, code=body.code)
+    user = signin.confirm_totp(session, principal=principal, code=body.code)
     return UserRead.model_validate(user)
 
 

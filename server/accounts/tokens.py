@@ -64,14 +64,6 @@ def find_live_token(
     return row
 
 
-def revoke_token(session: Session, *, token: str) -> bool:
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
-    if row is None or row.revoked_at is not None:
-        return False
-    row.revoked_at = utcnow()
-    return True
-
-
 def revoke_all_tokens(
     session: Session,
     *,

@@ -103,6 +103,21 @@ def record_event(
     return event
 
 
+def record_case_event(
+    session: Session, *, actor: Actor, action: str, case_id: str, detail: str | None = None
+) -> AuditEvent:
+    """Append one event about a case as a whole (the case is its object); the caller commits."""
+    return record_event(
+        session,
+        actor=actor,
+        action=action,
+        object_type="case",
+        object_id=case_id,
+        case_id=case_id,
+        detail=detail,
+    )
+
+
 @dataclass(frozen=True)
 class ChainReport:
     checked: int
@@ -160,6 +175,12 @@ def iter_events(session: Session, *, since: datetime | None = None) -> Iterator[
     if since is not None:
         query = query.where(AuditEvent.at >= since)
     yield from session.scalars(query).yield_per(1000)
+
+
+def case_events(session: Session, *, case_id: str) -> list[AuditEvent]:
+    """Every event about one case, oldest first."""
+    query = select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+    return list(session.scalars(query))
 
 
 def export_events(session: Session, out: IO[str], *, since: datetime | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from server.accounts.models import Role
@@ -26,22 +26,31 @@ def not_found(case_id: str) -> NotFound:
     return NotFound(f"No case {case_id} among yours.", field="case_id")
 
 
+def _visible_to(query: Select[tuple[Case]], principal: CasePrincipal) -> Select[tuple[Case]] | None:
+    """``query`` narrowed to the cases ``principal`` may see; None when they may see none.
+
+    A patient sees their own cases, a radiologist the cases assigned to them, an admin all.
+    """
+    if principal.role is Role.PATIENT:
+        return query.where(Case.patient_user_id == principal.user_id)
+    if principal.role is Role.RADIOLOGIST:
+        return query.where(Case.assigned_radiologist_id == principal.user_id)
+    if principal.role is Role.ADMIN:
+        return query
+    return None
+
+
 def load_case_for(
     session: Session, *, principal: CasePrincipal, case_id: str, for_update: bool = False
 ) -> Case:
     """The case if ``principal`` may see it, else :class:`NotFound` (existence never revealed).
 
-    A patient sees their own cases, a radiologist the cases assigned to them, an admin all.
     ``for_update`` locks the row (``SELECT ... FOR UPDATE`` on PostgreSQL).
     """
     if not is_case_id(case_id):
         raise NotFound("No such case among yours.", field="case_id")
-    query = select(Case).where(Case.id == case_id)
-    if principal.role is Role.PATIENT:
-        query = query.where(Case.patient_user_id == principal.user_id)
-    elif principal.role is Role.RADIOLOGIST:
-        query = query.where(Case.assigned_radiologist_id == principal.user_id)
-    elif principal.role is not Role.ADMIN:
+    query = _visible_to(select(Case).where(Case.id == case_id), principal)
+    if query is None:
         raise not_found(case_id)
     if for_update:
         query = query.with_for_update()
@@ -53,11 +62,5 @@ def load_case_for(
 
 def cases_visible_to(session: Session, *, principal: CasePrincipal) -> list[Case]:
     """Every case ``principal`` may see, newest first (the same rule as :func:`load_case_for`)."""
-    query = select(Case).order_by(Case.created_at.desc(), Case.id)
-    if principal.role is Role.PATIENT:
-        query = query.where(Case.patient_user_id == principal.user_id)
-    elif principal.role is Role.RADIOLOGIST:
-        query = query.where(Case.assigned_radiologist_id == principal.user_id)
-    elif principal.role is not Role.ADMIN:
-        return []
-    return list(session.scalars(query))
+    query = _visible_to(select(Case).order_by(Case.created_at.desc(), Case.id), principal)
+    return [] if query is None else list(session.scalars(query))

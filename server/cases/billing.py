@@ -10,6 +10,7 @@ from server.audit.service import Actor, record_event
 from server.cases import rules
 from server.cases.models import Case, CaseStatus, Coverage, Payment, PaymentMethod
 from server.cases.schemas import InvoiceLine, InvoiceRead
+from server.cases.service import evaluate_readiness, lock_row
 from server.config import Settings, get_settings
 from server.db import utcnow
 from server.problems import Conflict, FieldError, Invalid, NotFound
@@ -25,9 +26,8 @@ def invoice_for(case: Case, *, settings: Settings | None = None) -> InvoiceRead:
     subtotal, tax = rules.from_cents(case.fee_amount), rules.from_cents(case.tax_amount)
     paid = rules.from_cents(case.amount_paid)
     total = subtotal + tax
-    lines = [InvoiceLine(description=SERVICE_LINE, amount=subtotal)]
-    if case.coverage is Coverage.OHIP:
-        lines = [InvoiceLine(description=f"{SERVICE_LINE} (covered by OHIP)", amount=subtotal)]
+    covered = " (covered by OHIP)" if case.coverage is Coverage.OHIP else ""
+    lines = [InvoiceLine(description=f"{SERVICE_LINE}{covered}", amount=subtotal)]
     return InvoiceRead(
         case_id=case.id,
         coverage=case.coverage,
@@ -69,8 +69,6 @@ def record_payment(
     settings: Settings | None = None,
 ) -> Payment:
     """Record money received for a private case; readiness is re-checked. Caller commits."""
-    from server.cases.service import evaluate_readiness, lock_row
-
     lock_row(session, case)
     if case.coverage is not Coverage.PRIVATE:
         raise Conflict("Nothing is owed for this case.", field="amount")

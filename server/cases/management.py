@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.accounts.models import Role, User
-from server.audit.service import Actor, record_event
+from server.audit.service import Actor, record_case_event
 from server.cases import rules
 from server.cases.models import Case, CasePriority, CaseStatus, is_case_id
 from server.cases.transitions import transition
@@ -72,6 +72,14 @@ def find_user(session: Session, *, who: str) -> User:
     return user
 
 
+def usernames(session: Session, *, user_ids: set[int]) -> dict[int, str]:
+    """Username by id for ``user_ids`` (ids with no user are left out)."""
+    if not user_ids:
+        return {}
+    query = select(User.id, User.username).where(User.id.in_(user_ids))
+    return {user_id: username for user_id, username in session.execute(query)}
+
+
 def reassign_case(session: Session, *, case: Case, radiologist: User, actor: Actor) -> Case:
     """Give the case to ``radiologist`` (ready, assigned or reading). A live reading lock
     of the previous radiologist stays until it expires."""
@@ -93,12 +101,10 @@ def reassign_case(session: Session, *, case: Case, radiologist: User, actor: Act
         raise Conflict(f"The case is already assigned to {radiologist.username}.", field="to")
     previous = case.assigned_radiologist_id
     case.assigned_radiologist_id, case.assigned_at = radiologist.id, utcnow()
-    record_event(
+    record_case_event(
         session,
         actor=actor,
         action="case.reassign",
-        object_type="case",
-        object_id=case.id,
         case_id=case.id,
         detail=f"user {previous} -> user {radiologist.id}",
     )
@@ -124,12 +130,10 @@ def set_priority(session: Session, *, case: Case, priority: CasePriority, actor:
     if case.status not in rules.OPEN_STATUSES:
         raise Conflict(f"A {case.status} case has no priority to change.", field="status")
     case.priority = priority
-    record_event(
+    record_case_event(
         session,
         actor=actor,
         action="case.priority",
-        object_type="case",
-        object_id=case.id,
         case_id=case.id,
         detail=priority.value,
     )

@@ -30,18 +30,18 @@ def set_profile(
     """Create or change a radiologist's profile; unset arguments keep their value."""
     if user.role is not Role.RADIOLOGIST:
         raise Conflict(f"{user.username} is not a radiologist.", field="user")
+    province = province.upper() if province is not None else None
+    codes = sorted({s.value for s in subspecialties}) if subspecialties is not None else None
     errors: list[FieldError] = []
-    if province is not None and province.upper() not in PROVINCES:
+    if province is not None and province not in PROVINCES:
         errors.append(FieldError("province", "not a Canadian province or territory code"))
     if capacity is not None and not 0 <= capacity <= 1000:
         errors.append(FieldError("capacity", "a number of cases per week, 0 to 1000"))
     if errors:
         raise Invalid.from_errors(errors)
     changes = {
-        "subspecialties": None
-        if subspecialties is None
-        else ",".join(sorted({s.value for s in subspecialties})),
-        "province": province.upper() if province is not None else None,
+        "subspecialties": None if codes is None else ",".join(codes),
+        "province": province,
         "capacity": capacity,
         "accepting": accepting,
     }
@@ -65,10 +65,10 @@ def set_profile(
             accepting=True,
         )
         session.add(profile)
-    if subspecialties is not None:
-        profile.subspecialties = sorted({s.value for s in subspecialties})
+    if codes is not None:
+        profile.subspecialties = codes
     if province is not None:
-        profile.licence_province = province.upper()
+        profile.licence_province = province
     if capacity is not None:
         profile.weekly_capacity = capacity
     if accepting is not None:

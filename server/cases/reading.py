@@ -8,9 +8,10 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.audit.service import Actor, record_event
+from server.audit.service import Actor, record_case_event
 from server.cases import rules
 from server.cases.models import Case, CasePriority, CaseStatus
+from server.cases.referrals import latest_referral
 from server.cases.schemas import ReadingCase, ReadingLockRead, WorklistItem
 from server.cases.transitions import transition
 from server.db import utcnow
@@ -75,7 +76,7 @@ def _item_fields(case: Case, *, radiologist_id: int, now: datetime) -> dict[str,
 def reading_view(case: Case, *, radiologist_id: int, now: datetime | None = None) -> ReadingCase:
     """All the workstation needs, patient name included (the caller audits the read)."""
     now = now or utcnow()
-    referral = case.referrals[-1] if case.referrals else None
+    referral = latest_referral(case)
     return ReadingCase(
         **_item_fields(case, radiologist_id=radiologist_id, now=now),
         patient_family_name=case.patient_family_name,
@@ -134,22 +135,18 @@ def open_case(
     if case.status is CaseStatus.ASSIGNED:
         transition(session, case=case, to=CaseStatus.READING, actor=actor, now=now)
     elif previous_holder not in (None, radiologist_id):
-        record_event(
+        record_case_event(
             session,
             actor=actor,
             action="case.lock_takeover",
-            object_type="case",
-            object_id=case.id,
             case_id=case.id,
             detail=f"from user {previous_holder}",
         )
     else:
-        record_event(
+        record_case_event(
             session,
             actor=actor,
             action="case.open",
-            object_type="case",
-            object_id=case.id,
             case_id=case.id,
         )
     return _lock_read(case)

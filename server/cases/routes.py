@@ -19,7 +19,7 @@ from server.accounts.deps import (
     require_roles,
 )
 from server.accounts.models import Role
-from server.audit.service import record_event
+from server.audit.service import record_case_event, record_event
 from server.cases import billing, management, referrals, rules, service
 from server.cases.access import cases_visible_to, load_case_for
 from server.cases.models import Case
@@ -74,18 +74,6 @@ def case_read(case: Case, *, settings: Settings) -> CaseRead:
     )
 
 
-def _summary(case: Case) -> CaseSummary:
-    return CaseSummary(
-        id=case.id,
-        status=case.status,
-        priority=case.priority,
-        created_at=case.created_at,
-        submitted_at=case.submitted_at,
-        ready_at=case.ready_at,
-        due_at=case.due_at,
-    )
-
-
 @router.get("/cases/requirements", summary="What is read, what it costs, what is needed")
 def requirements(settings: SettingsDep) -> Requirements:
     return Requirements(**rules.eligibility_rules(settings))
@@ -107,7 +95,8 @@ def create_case(
 
 @router.get("/cases", summary="The caller's cases")
 def list_cases(principal: CurrentUser, session: SessionDep) -> list[CaseSummary]:
-    return [_summary(case) for case in cases_visible_to(session, principal=principal)]
+    cases = cases_visible_to(session, principal=principal)
+    return [CaseSummary.model_validate(case) for case in cases]
 
 
 @router.get("/cases/{case_id}", summary="A case, with what it still waits for")
@@ -115,12 +104,10 @@ def get_case(
     case_id: str, principal: PatientOrAdmin, session: SessionDep, settings: SettingsDep
 ) -> CaseRead:
     case = load_case_for(session, principal=principal, case_id=case_id)
-    record_event(
+    record_case_event(
         session,
         actor=principal.actor,
         action="case.read",
-        object_type="case",
-        object_id=case.id,
         case_id=case.id,
     )
     session.commit()
@@ -169,12 +156,10 @@ def get_invoice(
 ) -> InvoiceRead:
     case = load_case_for(session, principal=principal, case_id=case_id)
     invoice = billing.invoice_for(case, settings=settings)
-    record_event(
+    record_case_event(
         session,
         actor=principal.actor,
         action="case.invoice",
-        object_type="case",
-        object_id=case.id,
         case_id=case.id,
     )
     session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from server.accounts.deps import RadiologistUser
-from server.audit.service import record_event
+from server.audit.service import record_case_event, record_event
 from server.cases import reading
 from server.cases.access import load_case_for
 from server.cases.schemas import ReadingCase, ReadingLockRead, WorklistItem
@@ -60,12 +60,10 @@ def heartbeat(
 def get_reading(case_id: str, principal: RadiologistUser, session: SessionDep) -> ReadingCase:
     case = load_case_for(session, principal=principal, case_id=case_id)
     view = reading.reading_view(case, radiologist_id=principal.user_id)
-    record_event(
+    record_case_event(
         session,
         actor=principal.actor,
         action="case.read_full",
-        object_type="case",
-        object_id=case.id,
         case_id=case.id,
     )
     session.commit()

@@ -129,6 +129,8 @@ class PatientDetailsRead(BaseModel):
 class CaseSummary(BaseModel):
     """One line of a list of cases."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     status: CaseStatus
     priority: CasePriority

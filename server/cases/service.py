@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.audit.service import Actor, record_event
+from server.audit.service import Actor, record_case_event
 from server.cases import rules
 from server.cases.assignment import auto_assign
 from server.cases.models import (
@@ -77,12 +77,10 @@ def create_case(
             actor_name=actor.username,
         )
     )
-    record_event(
+    record_case_event(
         session,
         actor=actor,
         action="case.create",
-        object_type="case",
-        object_id=case.id,
         case_id=case.id,
     )
     return case
@@ -97,12 +95,10 @@ def update_case(
     values = _validated(details, merged_with=case)
     for field, value in values.items():
         setattr(case, field, value)
-    record_event(
+    record_case_event(
         session,
         actor=actor,
         action="case.update",
-        object_type="case",
-        object_id=case.id,
         case_id=case.id,
         detail=",".join(sorted(values)),
     )
@@ -225,12 +221,10 @@ def record_images_accepted(
         case.series_count = series_count
     if study_instance_uid is not None:
         case.study_instance_uid = study_instance_uid
-    record_event(
+    record_case_event(
         session,
         actor=actor,
         action="case.images",
-        object_type="case",
-        object_id=case.id,
         case_id=case.id,
         detail=f"{image_count} images",
     )

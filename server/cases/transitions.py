@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from server.audit.service import Actor, record_event
+from server.audit.service import Actor, record_case_event
 from server.cases import rules
 from server.cases.models import Case, CaseEvent, CaseStatus
 from server.db import utcnow
@@ -57,12 +57,10 @@ def transition(
         note=note,
     )
     session.add(event)
-    record_event(
+    record_case_event(
         session,
         actor=actor,
         action=f"case.{to.value}",
-        object_type="case",
-        object_id=case.id,
         case_id=case.id,
         detail=f"{previous.value}->{to.value}" + (f": {note}" if note else ""),
     )

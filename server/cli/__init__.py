@@ -2,7 +2,8 @@
 
 Commands call services directly (never over HTTP). One module per command
 group registers its subcommands; a failure prints one line on stderr and
-exits with status 2.
+exits with status 2. An unexpected exception prints one line naming only its
+type (its message may hold patient data) and exits with status 1.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="readroom-server", description="Run the Readroom server and administer it.")
+    parser = _Parser(
+        prog="readroom-server", description="Run the Readroom server and administer it."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for group in _GROUPS:
         group.register(sub)
@@ -43,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("readroom-server: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # last resort: no traceback, no message
+        print(f"readroom-server: unexpected error ({type(error).__name__})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

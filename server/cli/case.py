@@ -7,20 +7,21 @@ console actor.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from server.accounts.models import User
-from server.audit.models import AuditEvent
-from server.audit.service import record_event
+from server.audit.service import case_events, record_case_event
 from server.cases import billing, management, referrals, rules, service
 from server.cases.assignment import assign_ready_cases
 from server.cases.models import CasePriority, CaseStatus, PaymentMethod, ReferralSource
-from server.cli.context import CONSOLE_ACTOR, CliError, db_session, settings
+from server.cli.context import (
+    CONSOLE_ACTOR,
+    CliError,
+    blob_store,
+    db_session,
+    print_table,
+    settings,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,25 +95,15 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
-def print_table(rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
-
-
 def run_list(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with db_session() as session:
         cases = management.cases_by_status(
             session, statuses=args.status, overdue_at=now if args.overdue else None
         )
-        names = _usernames(session, {c.assigned_radiologist_id for c in cases} - {None})
+        names = management.usernames(
+            session, user_ids={c.assigned_radiologist_id for c in cases} - {None}
+        )
     rows = [("CASE", "STATUS", "PRIORITY", "AGE", "DUE", "LEFT", "RADIOLOGIST", "MODALITY")]
     for case in cases:
         started = case.ready_at or case.submitted_at or case.created_at
@@ -138,21 +129,17 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     with db_session() as session:
         case = management.get_case(session, case_id=args.case_id)
-        record_event(
+        record_case_event(
             session,
             actor=CONSOLE_ACTOR,
             action="case.read",
-            object_type="case",
-            object_id=case.id,
             case_id=case.id,
         )
         session.commit()
-        audit = list(
-            session.scalars(
-                select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
-            )
+        audit = case_events(session, case_id=case.id)
+        names = management.usernames(
+            session, user_ids={case.assigned_radiologist_id or 0, case.patient_user_id}
         )
-        names = _usernames(session, {case.assigned_radiologist_id or 0, case.patient_user_id})
         missing = service.missing(case, settings=settings())
         print(f"case {case.id}  {case.status.value}  {case.priority.value}")
         print(
@@ -163,7 +150,8 @@ def run_show(args: argparse.Namespace) -> int:
             f"coverage    {case.coverage.value if case.coverage else '-'}"
             f"  owed {rules.from_cents(case.total_owed)}  paid {rules.from_cents(case.amount_paid)}"
         )
-        print(f"referral    {_when(case.referrals[-1].received_at) if case.referrals else '-'}")
+        referral = referrals.latest_referral(case)
+        print(f"referral    {_when(referral.received_at) if referral else '-'}")
         print(
             f"images      {case.images_accepted_count}  {case.modality or '-'}"
             f"  {case.body_part or '-'}  {case.study_description or '-'}"
@@ -229,13 +217,11 @@ def run_referral(args: argparse.Namespace) -> int:
                 actor=CONSOLE_ACTOR,
             )
         else:
-            from server.app import open_blob_store
-
             referrals.receive_upload(
                 session,
                 case=case,
                 path=args.file,
-                blobs=open_blob_store(config),
+                blobs=blob_store(config),
                 max_bytes=config.referral_max_bytes,
                 actor=CONSOLE_ACTOR,
                 source=ReferralSource.FAX,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -16,6 +16,7 @@ from server.audit.service import Actor
 from server.config import Settings, get_settings
 from server.db import make_engine, make_sessionmaker
 from server.problems import Problem
+from server.storage import BlobStore
 
 #: The audit actor for admin commands run at the server's console.
 CONSOLE_ACTOR = Actor(username=getpass.getuser(), role="admin", client_addr="console")
@@ -32,6 +33,15 @@ def settings() -> Settings:
 @lru_cache(maxsize=1)
 def engine() -> Engine:
     return make_engine(settings().sqlalchemy_url)
+
+
+def blob_store(config: Settings) -> BlobStore:
+    """The blob store ``config`` names; :class:`CliError` until ``init`` has made the key."""
+    from server.app import open_blob_store  # the app's imports only for commands that need them
+
+    if not config.key_file.exists():
+        raise CliError(f"no blob key at {config.key_file}: run 'readroom-server init' first")
+    return open_blob_store(config)
 
 
 @contextmanager
@@ -51,6 +61,13 @@ def db_session() -> Iterator[Session]:
         ) from None
     finally:
         session.close()
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    """Print ``rows`` (the first is the header) as left-aligned columns two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def prompt_secret(label: str, *, confirm: bool = True) -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
@@ -13,8 +11,7 @@ from server import migrate
 from server.audit.models import AuditEvent
 from server.audit.service import record_event
 from server.cli.context import CONSOLE_ACTOR, CliError, db_session, engine, settings
-
-KEY_BYTES = 32
+from server.storage import create_key
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,11 +26,7 @@ def run_init(_args: argparse.Namespace) -> int:
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config.blob_dir.mkdir(exist_ok=True)
-    if not config.key_file.exists():
-        # O_EXCL + 0600 from the first byte: the key is never readable by others.
-        fd = os.open(config.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as key:
-            key.write(secrets.token_bytes(KEY_BYTES))
+    if create_key(config.key_file):
         print(f"created the blob encryption key {config.key_file} (mode 0600); back it up")
     _upgrade()
     _record("init")

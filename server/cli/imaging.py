@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from server.cli.context import CONSOLE_ACTOR, db_session, settings
+from server.cli.context import CONSOLE_ACTOR, blob_store, db_session, settings
 from server.imaging.models import FlagState
 from server.imaging.review import accept_flag, discard_flag, list_flags
-from server.storage import EncryptedFileStore, load_key
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +53,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_accept(args: argparse.Namespace) -> int:
     config = settings()
-    blobs = EncryptedFileStore(config.blob_dir, load_key(config.key_file))
+    blobs = blob_store(config)
     with db_session() as session:
         flag = accept_flag(
             session, flag_id=args.flag_id, blobs=blobs, actor=CONSOLE_ACTOR, settings=config

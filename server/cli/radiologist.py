@@ -6,8 +6,7 @@ import argparse
 
 from server.cases import management, radiologists
 from server.cases.models import Subspecialty
-from server.cli.case import print_table
-from server.cli.context import CONSOLE_ACTOR, db_session
+from server.cli.context import CONSOLE_ACTOR, db_session, print_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:

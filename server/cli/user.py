@@ -9,7 +9,7 @@ import argparse
 
 from server.accounts import service
 from server.accounts.schemas import Role
-from server.cli.context import CONSOLE_ACTOR, db_session, prompt_secret, settings
+from server.cli.context import CONSOLE_ACTOR, db_session, print_table, prompt_secret, settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,10 +73,7 @@ def run_list(args: argparse.Namespace) -> int:
                 user.email,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        print("  ".join(cells).rstrip())
+    print_table(rows)
     return 0
 
 

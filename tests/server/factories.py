@@ -51,7 +51,5 @@ def signed_in(session: Session, *, role: Role, base_url: str, settings: Settings
     user = add_user(session, role=role)
     token = issue_token(session, user=user, settings=settings)
     session.commit()
-    http = httpx.Client(
-        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+    http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     return Account(user=user, token=token, http=http)

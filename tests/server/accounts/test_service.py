@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.accounts import service
+from server.accounts import service, signin
 from server.accounts.models import Role
 from server.accounts.tokens import find_live_token
 from server.audit.models import AuditEvent, Outcome
@@ -29,8 +29,8 @@ def _login(
     *,
     totp_code: str | None = None,
     now: datetime | None = None,
-) -> service.LoginResult:
-    return service.login(
+) -> signin.LoginResult:
+    return signin.login(
         db,
         username=username,
         password=password,
@@ -183,7 +183,7 @@ def test_every_refusal_costs_one_password_verification(
 ) -> None:
     """Unknown users are checked against a dummy hash, so timing does not reveal them."""
     calls: list[str] = []
-    real_verify, real_dummy = service.verify_password, service.verify_dummy
+    real_verify, real_dummy = signin.verify_password, signin.verify_dummy
 
     def verify(password_hash: str, password: str) -> bool:
         calls.append("real")
@@ -193,8 +193,8 @@ def test_every_refusal_costs_one_password_verification(
         calls.append("dummy")
         return real_dummy(password)
 
-    monkeypatch.setattr(service, "verify_password", verify)
-    monkeypatch.setattr(service, "verify_dummy", dummy)
+    monkeypatch.setattr(signin, "verify_password", verify)
+    monkeypatch.setattr(signin, "verify_dummy", dummy)
     person = make_person(Role.PATIENT)
     for username, password in (("nobody", STRONG), (person.username, "wrong " + STRONG)):
         with pytest.raises(Unauthorized):

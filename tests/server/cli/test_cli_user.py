@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.accounts import service
+from server.accounts import signin
 from server.accounts.models import ApiToken, Role, User
 from server.accounts.tokens import find_live_token, issue_token
 from server.audit.models import AuditEvent
@@ -93,7 +93,7 @@ def test_add_staff_prints_the_totp_uri_once(
     assert user.totp_secret == secret
     assert user.totp_enabled
     code = pyotp.TOTP(secret).now()
-    result = service.login(
+    result = signin.login(
         db,
         username="staff01",
         password=STRONG,
@@ -187,7 +187,7 @@ def test_disable_ends_sessions(cli: Cli, db: Session, settings: Settings) -> Non
     assert db.scalars(select(ApiToken.revoked_at)).one() is not None
     db.commit()
     with pytest.raises(Unauthorized):
-        service.login(
+        signin.login(
             db,
             username="pat07",
             password=STRONG,
@@ -209,7 +209,7 @@ def test_reset_password(cli: Cli, db: Session, settings: Settings) -> None:
     assert "at least 12 characters" in _one_line_failure(weak)
     run = cli("user", "reset-password", "pat08", stdin=NEW + "\n")
     assert run.status == 0, run
-    result = service.login(
+    result = signin.login(
         db, username="pat08", password=NEW, totp_code=None, settings=settings, client_addr=None
     )
     assert result.user.username == "pat08"
