@@ -62,6 +62,7 @@ def transition(
         actor=actor,
         action=f"case.{to.value}",
         case_id=case.id,
-        detail=f"{previous.value}->{to.value}" + (f": {note}" if note else ""),
+        # The note stays in the case history: a reason may be free text about the patient.
+        detail=f"{previous.value}->{to.value}",
     )
     return event

@@ -65,3 +65,17 @@ def _refused(db: Session, case: Case, current: CaseStatus, target: CaseStatus) -
     assert db.get(Case, case.id).status is current
     events = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
     assert len(events) == before
+
+
+def test_a_free_text_reason_stays_out_of_the_audit_log(db: Session) -> None:
+    """Reasons are shown to the patient and kept in the case history, never in the audit log."""
+    patient = add_user(db, role=Role.PATIENT)
+    case = service.create_case(db, patient_user_id=patient.id, details=ONTARIO, actor=SYSTEM)
+    case.status = CaseStatus.SUBMITTED
+    db.commit()
+    reason = "Testperson's scan is of the wrong knee"
+    event = service.transition(db, case=case, to=CaseStatus.REJECTED, actor=SYSTEM, note=reason)
+    db.commit()
+    assert event.note == reason
+    details = db.scalars(select(AuditEvent.detail).where(AuditEvent.case_id == case.id)).all()
+    assert not [d for d in details if d and "Testperson" in d]
