@@ -140,58 +140,46 @@ class Viewport(Widget, can_focus=True):
     renderer: reactive[Renderer] = reactive(Renderer.HALFBLOCK, init=False)
     """Half-blocks, or a terminal graphics protocol (kitty, sixel) through textual-image."""
 
-    class SliceChanged(Message):
+    class _ViewportMessage(Message):
+        """Something happened in a viewport (the base of its messages)."""
+
+        def __init__(self, viewport: Viewport) -> None:
+            super().__init__()
+            self.viewport = viewport
+
+        @property
+        def control(self) -> Viewport:
+            """The viewport it happened in."""
+            return self.viewport
+
+    class SliceChanged(_ViewportMessage):
         """The slice shown changed."""
 
         def __init__(self, viewport: Viewport, index: int, count: int) -> None:
-            super().__init__()
-            self.viewport = viewport
+            super().__init__(viewport)
             self.index = index
             self.count = count
 
-        @property
-        def control(self) -> Viewport:
-            """The viewport that changed."""
-            return self.viewport
-
-    class WindowChanged(Message):
+    class WindowChanged(_ViewportMessage):
         """The window changed (preset, drag or the parent)."""
 
         def __init__(self, viewport: Viewport, window: Window) -> None:
-            super().__init__()
-            self.viewport = viewport
+            super().__init__(viewport)
             self.window = window
 
-        @property
-        def control(self) -> Viewport:
-            """The viewport that changed."""
-            return self.viewport
-
-    class PlaneChanged(Message):
+    class PlaneChanged(_ViewportMessage):
         """The display plane changed."""
 
         def __init__(self, viewport: Viewport, plane: Plane) -> None:
-            super().__init__()
-            self.viewport = viewport
+            super().__init__(viewport)
             self.plane = plane
 
-        @property
-        def control(self) -> Viewport:
-            """The viewport that changed."""
-            return self.viewport
-
-    class Measured(Message):
+    class Measured(_ViewportMessage):
         """A measurement was completed (mouse released in measure mode)."""
 
         def __init__(self, viewport: Viewport, measurement: Measurement) -> None:
-            super().__init__()
-            self.viewport = viewport
+            super().__init__(viewport)
             self.measurement = measurement
-
-        @property
-        def control(self) -> Viewport:
-            """The viewport measured on."""
-            return self.viewport
 
     def __init__(
         self,
