@@ -50,6 +50,7 @@ import pydicom
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._orthanc import DURABILITY as ORTHANC_DURABILITY
 from benchmarks._orthanc import available as orthanc_available
 from benchmarks._orthanc import free_port, orthanc, peak_rss_mb
 
@@ -190,6 +191,12 @@ def _arrange_readroom(data_dir: Path, database_url: str | None) -> tuple[str, st
     engine.dispose()
     return token, case_id
 
+
+#: What Readroom makes durable before it answers (printed with the table).
+READROOM_DURABILITY = (
+    "each blob file and its directory fsynced before the transaction that references it "
+    "commits; SQLite WAL with synchronous=NORMAL, or PostgreSQL's default synchronous_commit"
+)
 
 #: How Readroom is run: set from the command line (``--postgres``, ``--workers``).
 SERVER = {"postgres": None, "workers": 1}
@@ -601,6 +608,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 big.unlink()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nReadroom on {setup}")
+    print(f"Durability: Readroom {READROOM_DURABILITY}")
+    if use_orthanc:
+        print(f"            Orthanc  {ORTHANC_DURABILITY}")
     print_table(rows, ratios)
     if args.profile:
         for clients in (1, 4):

@@ -13,12 +13,14 @@ harmless (the same bytes stored later reuse it) and nothing is ever half-stored.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from itertools import islice
@@ -321,9 +323,10 @@ def _prepare(
     files at once (hashing, encryption, writes and fsyncs release the GIL), before the
     batch's transaction — so the case row is never locked while files are processed.
 
-    :meth:`BlobStore.put_file` returns once the blob is durable, so every blob is on
-    disk before the transaction that references it commits. A file that turns out to
-    be a repeat, a conflict or too late leaves an unreferenced blob (see the module)."""
+    Every blob is durable when this returns (the store's ``synced_together`` block, if
+    it has one, syncs the batch's directories once each at its end), so before the
+    transaction that references it commits. A file that turns out to be a repeat, a
+    conflict or too late leaves an unreferenced blob (see the module)."""
 
     def one(candidate: Candidate) -> Judged:
         item = judge(candidate)
@@ -331,9 +334,12 @@ def _prepare(
             _put_one(blobs, item)
         return item
 
-    if len(batch) == 1:
-        return [one(batch[0])]
-    return list(_store_pool().map(one, batch))
+    together = getattr(blobs, "synced_together", None)
+    with together() if together is not None else nullcontext():
+        if len(batch) == 1:
+            return [one(batch[0])]
+        context = contextvars.copy_context()
+        return list(_store_pool().map(lambda c: context.copy().run(one, c), batch))
 
 
 def _put_one(blobs: BlobStore, item: Judged) -> None:

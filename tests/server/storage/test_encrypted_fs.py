@@ -67,3 +67,25 @@ def test_missing_blob(store: EncryptedFileStore) -> None:
         store.read_bytes("0" * 64)
     with pytest.raises(BlobNotFound):
         store.read_bytes("../../etc/passwd")
+
+
+def test_blobs_put_together_have_their_directories_synced_once_at_the_end(
+    store: EncryptedFileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.storage import encrypted_fs
+
+    synced: list[Path] = []
+    monkeypatch.setattr(encrypted_fs, "_fsync_dir", synced.append)
+    first = store.put_bytes(b"first")
+    alone = list(synced)
+    assert store._path(first.sha256).parent in alone  # durable on return outside a block
+    synced.clear()
+    with store.synced_together():
+        second = store.put_bytes(b"second")
+        store.put_bytes(b"first")  # already there: its directory is synced again
+        assert synced == []
+    assert store.read_bytes(second.sha256) == b"second"
+    leaf = store._path(second.sha256).parent
+    assert {leaf, leaf.parent, store.root, store._path(first.sha256).parent} <= set(synced)
+    assert len(synced) == len(set(synced))
+    assert synced.index(leaf) < synced.index(leaf.parent) < synced.index(store.root)
