@@ -25,6 +25,34 @@ def _reference_dataset(datasets: Sequence[Dataset]) -> Dataset:
     raise ValueError("no study to attach to: give the study's datasets")
 
 
+#: Patient and study attributes an added object copies from the study it joins.
+_STUDY_KEYWORDS = (
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyDescription",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyID",
+)
+
+
+def _object_in_study(ref: Dataset, *, sop_class: str, sop: str) -> Dataset:
+    """A new instance of ``sop_class`` carrying ``ref``'s patient and study attributes."""
+    ds = Dataset()
+    ds.file_meta = _file_meta(sop_class, sop, ExplicitVRLittleEndian)
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    for kw in _STUDY_KEYWORDS:
+        setattr(ds, kw, ref.get(kw, ""))
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = sop
+    return ds
+
+
 def make_secondary_capture(
     study: Sequence[Dataset], *, seed: int = 0, transfer_syntax: str = ExplicitVRLittleEndian
 ) -> Dataset:
@@ -37,25 +65,7 @@ def make_secondary_capture(
     ref = _reference_dataset(study)
     series_uid = _uid("sc-series", ref.StudyInstanceUID, seed)
     sop = _uid("sc", series_uid)
-    ds = Dataset()
-    ds.file_meta = _file_meta(SECONDARY_CAPTURE_IMAGE_STORAGE, sop, ExplicitVRLittleEndian)
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    for kw in (
-        "StudyDate",
-        "StudyTime",
-        "AccessionNumber",
-        "ReferringPhysicianName",
-        "StudyDescription",
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyID",
-    ):
-        setattr(ds, kw, ref.get(kw, ""))
-    ds.SOPClassUID = SECONDARY_CAPTURE_IMAGE_STORAGE
-    ds.SOPInstanceUID = sop
+    ds = _object_in_study(ref, sop_class=SECONDARY_CAPTURE_IMAGE_STORAGE, sop=sop)
     ds.Modality = "OT"
     ds.ConversionType = "WSD"
     ds.SeriesInstanceUID = series_uid
@@ -124,25 +134,7 @@ def make_ct_dose_report(study: Sequence[Dataset], *, seed: int = 0) -> Dataset:
     ref = _reference_dataset(study)
     series_uid = _uid("sr-series", ref.StudyInstanceUID, seed)
     sop = _uid("sr", series_uid)
-    ds = Dataset()
-    ds.file_meta = _file_meta(XRAY_DOSE_SR_STORAGE, sop, ExplicitVRLittleEndian)
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    for kw in (
-        "StudyDate",
-        "StudyTime",
-        "AccessionNumber",
-        "ReferringPhysicianName",
-        "StudyDescription",
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyID",
-    ):
-        setattr(ds, kw, ref.get(kw, ""))
-    ds.SOPClassUID = XRAY_DOSE_SR_STORAGE
-    ds.SOPInstanceUID = sop
+    ds = _object_in_study(ref, sop_class=XRAY_DOSE_SR_STORAGE, sop=sop)
     ds.Modality = "SR"
     ds.Manufacturer = _MANUFACTURER
     ds.SeriesInstanceUID = series_uid
