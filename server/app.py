@@ -12,6 +12,7 @@ from server.config import Settings, get_settings
 from server.db import make_engine, make_sessionmaker
 from server.imaging.routes_dicomweb import router as dicomweb_router
 from server.imaging.routes_intake import router as intake_router
+from server.memory import tune_malloc
 from server.privacy import silence_value_quoting_libraries
 from server.problems import install_problem_handlers
 from server.storage import EncryptedFileStore, load_key
@@ -19,6 +20,7 @@ from server.storage import EncryptedFileStore, load_key
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     silence_value_quoting_libraries()
+    tune_malloc()
     settings = settings or get_settings()
     engine = engine or make_engine(settings.sqlalchemy_url)
     app = FastAPI(

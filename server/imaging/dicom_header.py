@@ -12,6 +12,7 @@ no other exception leaves this module, whatever the bytes (see the fuzz test).
 from __future__ import annotations
 
 import base64
+import io
 import math
 import os
 import re
@@ -100,21 +101,37 @@ def looks_like_dicom(path: Path) -> bool:
             head = handle.read(132)
     except OSError:
         return False
-    return len(head) == 132 and head[128:132] == b"DICM"
+    return _has_prefix(head)
 
 
-def read_header(path: Path) -> Header:
-    """Parse ``path``'s header; :class:`HeaderError` when it is not a readable DICOM file."""
-    if not looks_like_dicom(path):
+def _has_prefix(head: bytes | memoryview) -> bool:
+    return len(head) >= 132 and head[128:132] == b"DICM"
+
+
+#: What a header is read from: a file, or the bytes of one already in memory.
+Source = Path | bytes
+
+
+def _open(source: Source) -> BinaryIO:
+    return source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
+
+
+def read_header(source: Source) -> Header:
+    """Parse the header of a file (or of its bytes); :class:`HeaderError` when it is not
+    a readable DICOM file."""
+    if isinstance(source, Path):
+        if not looks_like_dicom(source):
+            raise HeaderError(RefusalReason.NOT_DICOM)
+    elif not _has_prefix(memoryview(source)[:132]):
         raise HeaderError(RefusalReason.NOT_DICOM)
     with warnings.catch_warnings():  # pydicom warnings may quote values (patient data)
         warnings.simplefilter("ignore")
-        return _read(path)
+        return _read(source)
 
 
-def _read(path: Path) -> Header:
+def _read(source: Source) -> Header:
     try:
-        with path.open("rb") as handle:
+        with _open(source) as handle:
             read_preamble(handle, False)
             meta = _read_file_meta_info(handle)
             data_set_start = handle.tell()
@@ -125,16 +142,16 @@ def _read(path: Path) -> Header:
     if media_sop_class == DICOMDIR_SOP_CLASS:
         raise HeaderError(RefusalReason.DICOMDIR)
     if transfer_syntax == DEFLATED_TRANSFER_SYNTAX:
-        _check_inflated(path, data_set_start)
+        _check_inflated(source, data_set_start)
     try:
-        with path.open("rb") as handle:
+        with _open(source) as handle:
             ds = dcmread(handle, stop_before_pixels=True, defer_size=DEFER_SIZE)
             complete = _pixel_data_complete(handle, transfer_syntax)
-        if complete is None and not _has_uids(ds):
-            raise HeaderError(RefusalReason.UNREADABLE, "ends early")
-        if complete is False:
-            raise HeaderError(RefusalReason.UNREADABLE, "pixel data cut short")
-        return _header_of(ds)
+            if complete is None and not _has_uids(ds):
+                raise HeaderError(RefusalReason.UNREADABLE, "ends early")
+            if complete is False:
+                raise HeaderError(RefusalReason.UNREADABLE, "pixel data cut short")
+            return _header_of(ds)
     except HeaderError:
         raise
     except Exception as error:
@@ -152,7 +169,8 @@ def _pixel_data_complete(handle: BinaryIO, transfer_syntax: str) -> bool | None:
     looks for the sequence delimiter at the end (encapsulated, PS3.5 §A.4) — a
     truncated upload is caught without decoding a pixel."""
     start = handle.tell()
-    size = os.fstat(handle.fileno()).st_size
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(start)
     head = handle.read(12)
     if len(head) < 8 or head[:4] not in _PIXEL_TAGS:
         return None
@@ -176,13 +194,13 @@ def _has_uids(ds: Dataset) -> bool:
     return all(_uid(ds.get(k)) for k in ("SOPInstanceUID", "StudyInstanceUID"))
 
 
-def _check_inflated(path: Path, start: int) -> None:
+def _check_inflated(source: Source, start: int) -> None:
     """Refuse a deflated data set (PS3.5 §A.5) that is cut short, or that inflates past
     :data:`DEFLATE_MAX_BYTES` (a deflate bomb: pydicom inflates it whole), counting in
     chunks so the check itself stays small."""
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     total = 0
-    with path.open("rb") as handle:
+    with _open(source) as handle:
         handle.seek(start)
         while chunk := handle.read(256 * 1024):
             try:
@@ -200,43 +218,74 @@ def _check_inflated(path: Path, start: int) -> None:
 def _header_of(ds: Dataset) -> Header:
     meta = ds.file_meta
     transfer_syntax = _uid(meta.get("TransferSyntaxUID"))
-    sop_class = _uid(ds.get("SOPClassUID")) or _uid(meta.get("MediaStorageSOPClassUID"))
+    # The JSON model first: it reads raw elements faster than pydicom converts them,
+    # and the indexed attributes are then taken from it.
+    metadata = json_model(ds)
+    attrs = _Attributes(metadata)
+    sop_class = attrs.uid("00080016") or _uid(meta.get("MediaStorageSOPClassUID"))
     if sop_class == DICOMDIR_SOP_CLASS:
         raise HeaderError(RefusalReason.DICOMDIR)
-    sop_instance = _uid(ds.get("SOPInstanceUID"))
-    study = _uid(ds.get("StudyInstanceUID"))
-    series = _uid(ds.get("SeriesInstanceUID"))
+    sop_instance = attrs.uid("00080018")
+    study = attrs.uid("0020000D")
+    series = attrs.uid("0020000E")
     if not (transfer_syntax and sop_class and sop_instance and study and series):
         raise HeaderError(RefusalReason.MISSING_UID)
-    metadata = json_model(ds)  # first: it reads raw elements faster than converted ones
     return Header(
         sop_class_uid=sop_class,
         sop_instance_uid=sop_instance,
         study_instance_uid=study,
         series_instance_uid=series,
         transfer_syntax_uid=transfer_syntax,
-        modality=(_text(ds, "Modality", 16) or "").upper(),
-        study_date=_date(ds, "StudyDate"),
-        study_time=_text(ds, "StudyTime", 16),
-        accession_number=_text(ds, "AccessionNumber", 16),
-        study_description=_text(ds, "StudyDescription", 64),
-        study_id=_text(ds, "StudyID", 16),
+        modality=(attrs.text("00080060", 16) or "").upper(),
+        study_date=attrs.day("00080020"),
+        study_time=attrs.text("00080030", 16),
+        accession_number=attrs.text("00080050", 16),
+        study_description=attrs.text("00081030", 64),
+        study_id=attrs.text("00200010", 16),
+        # Person names in pydicom's own form (components joined by "=").
         patient_name=_text(ds, "PatientName", 324),
-        patient_id=_text(ds, "PatientID", 64),
-        patient_birth_date=_date(ds, "PatientBirthDate"),
-        patient_sex=_text(ds, "PatientSex", 16),
+        patient_id=attrs.text("00100020", 64),
+        patient_birth_date=attrs.day("00100030"),
+        patient_sex=attrs.text("00100040", 16),
         referring_physician_name=_text(ds, "ReferringPhysicianName", 324),
-        series_number=_int(ds, "SeriesNumber"),
-        series_description=_text(ds, "SeriesDescription", 64),
-        body_part_examined=_text(ds, "BodyPartExamined", 16),
-        series_date=_date(ds, "SeriesDate"),
-        series_time=_text(ds, "SeriesTime", 16),
-        instance_number=_int(ds, "InstanceNumber"),
-        number_of_frames=max(1, _int(ds, "NumberOfFrames") or 1),
-        rows=_int(ds, "Rows"),
-        columns=_int(ds, "Columns"),
+        series_number=attrs.number("00200011"),
+        series_description=attrs.text("0008103E", 64),
+        body_part_examined=attrs.text("00180015", 16),
+        series_date=attrs.day("00080021"),
+        series_time=attrs.text("00080031", 16),
+        instance_number=attrs.number("00200013"),
+        number_of_frames=max(1, attrs.number("00280008") or 1),
+        rows=attrs.number("00280010"),
+        columns=attrs.number("00280011"),
         metadata=metadata,
     )
+
+
+class _Attributes:
+    """Top-level values of a DICOM JSON model, read as the index columns want them."""
+
+    def __init__(self, model: dict[str, Any]) -> None:
+        self._model = model
+
+    def _values(self, key: str) -> list[Any]:
+        element = self._model.get(key)
+        return (element.get("Value") or []) if element else []
+
+    def uid(self, key: str) -> str:
+        values = self._values(key)
+        return _uid(values[0]) if len(values) == 1 else ""
+
+    def text(self, key: str, limit: int) -> str | None:
+        values = self._values(key)
+        text = _safe_text("\\".join(str(v) for v in values)).strip()
+        return text[:limit] or None
+
+    def day(self, key: str) -> date | None:
+        return _parse_date(self.text(key, 32))
+
+    def number(self, key: str) -> int | None:
+        values = self._values(key)
+        return _as_int(values[0]) if len(values) == 1 else None
 
 
 def json_model(ds: Dataset) -> dict[str, Any]:
@@ -256,13 +305,13 @@ def json_model(ds: Dataset) -> dict[str, Any]:
 def _model(ds: Dataset, *, nested: bool) -> dict[str, Any]:
     model: dict[str, Any] = {}
     for tag in list(ds.keys()):
-        raw = ds.get_item(tag)
+        raw = ds.get_item(tag, keep_deferred=True)  # a deferred value is never read
         if raw is None:
             continue
         key = f"{tag:08X}"
         if isinstance(raw, RawDataElement):
             if raw.value is None and (raw.length or 0) > BULK_THRESHOLD:  # deferred
-                model[key] = {"vr": raw.VR if raw.VR in _BINARY_VRS else "UN"}
+                model[key] = {"vr": _deferred_vr(raw)}
                 continue
             fast = _fast_element(raw)
             if fast is not None:
@@ -277,6 +326,16 @@ def _model(ds: Dataset, *, nested: bool) -> dict[str, Any]:
             with suppress(Exception):
                 model[key] = _element_json(elem)
     return model
+
+
+def _deferred_vr(raw: RawDataElement) -> str:
+    """The VR given for a value left unread: binary ones as they are, others as UN — which
+    pydicom turns into the dictionary's VR for a public attribute."""
+    vr = raw.VR if raw.VR in _BINARY_VRS else "UN"
+    try:
+        return str(DataElement(raw.tag, vr, None).VR)
+    except Exception:
+        return vr
 
 
 def _converted(ds: Dataset, tag: int) -> DataElement | None:
@@ -403,8 +462,7 @@ def _text(ds: Dataset, keyword: str, limit: int) -> str | None:
     return text[:limit] or None
 
 
-def _date(ds: Dataset, keyword: str) -> date | None:
-    text = _text(ds, keyword, 32)
+def _parse_date(text: str | None) -> date | None:
     if not text or not re.fullmatch(r"\d{8}", text):
         return None
     try:
@@ -413,8 +471,7 @@ def _date(ds: Dataset, keyword: str) -> date | None:
         return None
 
 
-def _int(ds: Dataset, keyword: str) -> int | None:
-    value = ds.get(keyword)
+def _as_int(value: Any) -> int | None:
     if value is None or value == "":
         return None
     try:

@@ -19,7 +19,8 @@ from server.cases.models import Case
 from server.config import Settings
 from server.db import utcnow
 from server.imaging.dicom_header import read_header
-from server.imaging.ingest import ACCEPTING, Index, Judged, tell_case
+from server.imaging.indexing import Index, tell_case
+from server.imaging.judging import ACCEPTING, Judged
 from server.imaging.models import FlagState, IngestFlag, Instance, Verdict
 from server.imaging.unpack import Candidate
 from server.imaging.verdicts import IMAGE_SOP_CLASSES, Decision
@@ -80,7 +81,9 @@ def accept_flag(
             sha256=flag.blob_sha256,
             size=flag.size,
         )
-        Index(session, case.id).add(judged, upload_id=flag.upload_id)
+        index = Index(session, case.id)
+        index.add(judged, upload_id=flag.upload_id)
+        index.write()
         if is_image:
             tell_case(session, case=case, actor=actor, settings=settings)
     flag.state, flag.resolved_at, flag.resolved_by_id = FlagState.ACCEPTED, utcnow(), actor.user_id

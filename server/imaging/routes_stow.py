@@ -36,9 +36,10 @@ from server.audit.service import Actor
 from server.cases.access import load_case_for
 from server.deps import BlobStoreDep, ClientAddr, SessionDep, SettingsDep
 from server.imaging import stow, upload_codes
-from server.imaging.ingest import ingest_candidates
+from server.imaging.ingest import StreamingIngest
+from server.imaging.judging import IntakeRules
 from server.imaging.uploads import uploads_dir
-from server.problems import BadRequest, Forbidden, Unauthorized, problem_responses
+from server.problems import BadRequest, Forbidden, Problem, Unauthorized, problem_responses
 
 __all__ = ["router"]
 
@@ -112,28 +113,40 @@ async def _store(
     blobs: BlobStoreDep,
     study: str | None,
 ) -> JSONResponse:
+    """Each instance is judged and stored while the rest of the body arrives; the rows are
+    committed once the body is complete (or, past a batch, batch by batch)."""
     settings = request.app.state.settings
     boundary = stow.parse_content_type(request.headers.get("content-type"))
+    rules = await run_in_threadpool(
+        IntakeRules.load,
+        session,
+        case_id=caller.case_id,
+        settings=settings,
+        expected_study_uid=study,
+    )
+    ingest = StreamingIngest(session, rules=rules, blobs=blobs, actor=caller.actor)
     with tempfile.TemporaryDirectory(dir=uploads_dir(settings), prefix="stow-") as work:
-        body = await stow.receive_parts(
-            request.stream(),
-            boundary=boundary,
-            workdir=Path(work),
-            max_bytes=settings.upload_max_bytes,
-        )
         try:
-            result = await run_in_threadpool(
-                ingest_candidates,
-                session,
-                case_id=caller.case_id,
-                candidates=body.candidates,
-                blobs=blobs,
-                settings=settings,
-                actor=caller.actor,
-                expected_study_uid=study,
+            await stow.receive_parts(
+                request.stream(),
+                boundary=boundary,
+                workdir=Path(work),
+                max_bytes=settings.upload_max_bytes,
+                on_part=ingest.add,
             )
-        finally:
-            body.discard()
+            result = await ingest.finish()
+        except Problem as problem:
+            ingest.abort()
+            if ingest.committed:  # say what the failure did not undo
+                raise type(problem)(
+                    f"{problem.detail} The first {ingest.committed} instances were stored.",
+                    field=problem.field,
+                    headers=problem.headers,
+                ) from None
+            raise
+        except BaseException:
+            ingest.abort()
+            raise
     public = settings.public_url
     base = public.rstrip("/") if public else str(request.base_url).rstrip("/")
     return JSONResponse(

@@ -1,35 +1,36 @@
-"""STOW-RS pieces (PS3.18 §10.5): stream a multipart/related body to files, build the response.
+"""STOW-RS pieces (PS3.18 §10.5): receive a multipart/related body part by part, answer.
 
 The request body is ``multipart/related; type="application/dicom"; boundary=…``
 (PS3.18 §8.6.1.2, RFC 2387); each part is one PS3.10 instance. Parts are parsed
-with python-multipart's streaming parser and written to temporary files as they
-arrive, so a large body is never held whole. The response (PS3.18 §10.5.3,
-Table 10.5.3-1) is a DICOM JSON data set with Retrieve URL, Referenced SOP
-Sequence (stored, including idempotent repeats) and Failed SOP Sequence with a
-Failure Reason from the Storage Service statuses (PS3.4 Table B.2-1, PS3.7 C.4).
+with python-multipart's streaming parser and handed on one by one as they complete
+(in memory, or in a temporary file when large), so a large body is never held whole.
+The response (PS3.18 §10.5.3, Table 10.5.3-1) is a DICOM JSON data set with Retrieve
+URL, Referenced SOP Sequence (stored, including idempotent repeats) and Failed SOP
+Sequence with a Failure Reason from the Storage Service statuses (PS3.4 Table B.2-1,
+PS3.7 C.4).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from server.imaging.ingest import FileOutcome
+from server.imaging.judging import FileOutcome
 from server.imaging.models import RefusalReason, Verdict
 from server.imaging.unpack import Candidate
 from server.problems import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = [
+    "MEMORY_PART_MAX",
     "FailureReason",
-    "StowBody",
     "failure_reason",
     "parse_content_type",
     "receive_parts",
@@ -103,42 +104,77 @@ def parse_content_type(value: str | None) -> bytes:
     return boundary
 
 
+#: A part up to this size is kept in memory; a larger one goes to a temporary file.
+MEMORY_PART_MAX = 8 * 1024 * 1024
+
+
 @dataclass
 class _Part:
+    """A part being received: its headers, and its bytes so far (in memory, or a file)."""
+
     index: int
+    workdir: Path
     headers: dict[str, str] = field(default_factory=dict)
-    path: Path | None = None
-    handle: Any = None
+    chunks: list[bytes] = field(default_factory=list)
     size: int = 0
+    path: Path | None = None
+    handle: BinaryIO | None = None
 
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.handle is None and self.size <= MEMORY_PART_MAX:
+            self.chunks.append(data)
+            return
+        if self.handle is None:
+            fd, name = tempfile.mkstemp(dir=self.workdir, prefix="part-", suffix=".dcm")
+            self.path, self.handle = Path(name), os.fdopen(fd, "wb")
+            self.handle.writelines(self.chunks)
+            self.chunks = []
+        self.handle.write(data)
 
-@dataclass
-class StowBody:
-    """The parts received, each a candidate for ingestion (temporary files)."""
-
-    candidates: list[Candidate] = field(default_factory=list)
+    def candidate(self) -> Candidate:
+        name = f"part {self.index}"
+        media = self.headers.get("content-type", "application/dicom").split(";")[0].strip()
+        if media.lower() != "application/dicom":
+            self.discard()
+            return Candidate(name, verdict=Verdict.REFUSED, reason=RefusalReason.NOT_DICOM)
+        if self.handle is not None:
+            self.handle.close()
+            return Candidate(name, self.path, temporary=True)
+        data, self.chunks = b"".join(self.chunks), []
+        return Candidate(name, data=data)
 
     def discard(self) -> None:
-        for candidate in self.candidates:
-            candidate.discard()
+        self.chunks = []
+        if self.handle is not None:
+            self.handle.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 async def receive_parts(
-    stream: AsyncIterator[bytes], *, boundary: bytes, workdir: Path, max_bytes: int
-) -> StowBody:
-    """Stream the body's parts to temporary files; 400 if the multipart body is malformed,
-    413 past ``max_bytes``. A part not typed ``application/dicom`` becomes a refusal."""
-    body = StowBody()
+    stream: AsyncIterator[bytes],
+    *,
+    boundary: bytes,
+    workdir: Path,
+    max_bytes: int,
+    on_part: Callable[[Candidate], Awaitable[None]],
+) -> int:
+    """Read the body, handing each part to ``on_part`` as soon as it is complete (a
+    candidate in memory, or a temporary file in ``workdir`` past
+    :data:`MEMORY_PART_MAX`); the number of parts. 400 if the multipart body is
+    malformed or holds no part, 413 past ``max_bytes``. A part not typed
+    ``application/dicom`` becomes a refusal."""
     state: dict[str, Any] = {"part": None, "field": b"", "value": b"", "ended": False}
-    total = 0
+    done: list[Candidate] = []
+    count = total = 0
 
     def on_part_begin() -> None:
-        if len(body.candidates) >= MAX_PARTS:
+        nonlocal count
+        if count >= MAX_PARTS:
             raise BadRequest(f"At most {MAX_PARTS} instances per request.")
-        fd, name = tempfile.mkstemp(dir=workdir, prefix="part-", suffix=".dcm")
-        part = _Part(index=len(body.candidates) + 1, path=Path(name), handle=os.fdopen(fd, "wb"))
-        state["part"] = part
-        body.candidates.append(Candidate(f"part {part.index}", part.path, temporary=True))
+        count += 1
+        state["part"] = _Part(index=count, workdir=workdir)
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         state["field"] += data[start:end]
@@ -154,19 +190,10 @@ async def receive_parts(
         state["field"], state["value"] = b"", b""
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        part: _Part = state["part"]
-        part.handle.write(data[start:end])
-        part.size += end - start
+        state["part"].write(data[start:end])
 
     def on_part_end() -> None:
-        part: _Part = state["part"]
-        part.handle.close()
-        media = part.headers.get("content-type", "application/dicom").split(";")[0].strip()
-        if media.lower() != "application/dicom":
-            candidate = body.candidates[part.index - 1]
-            candidate.discard()
-            candidate.path, candidate.verdict = None, Verdict.REFUSED
-            candidate.reason = RefusalReason.NOT_DICOM
+        done.append(state["part"].candidate())
         state["part"] = None
 
     def on_end() -> None:
@@ -193,28 +220,23 @@ async def receive_parts(
                     f"The request is larger than {max_bytes // 1024**2} MB.", field="body"
                 )
             parser.write(chunk)
+            while done:
+                await on_part(done.pop(0))
         parser.finalize()
+        while done:
+            await on_part(done.pop(0))
     except MultipartParseError:
-        _close_open(state)
-        body.discard()
         raise BadRequest("The multipart body is malformed.", field="body") from None
-    except BaseException:
-        _close_open(state)
-        body.discard()
-        raise
-    if not state["ended"] or state["part"] is not None:
-        _close_open(state)
-        body.discard()
+    finally:
+        for candidate in done:
+            candidate.discard()
+        if state["part"] is not None:
+            state["part"].discard()
+    if not state["ended"]:
         raise BadRequest("The multipart body is incomplete (no closing boundary).", field="body")
-    if not body.candidates:
+    if not count:
         raise BadRequest("The request holds no DICOM instances.", field="body")
-    return body
-
-
-def _close_open(state: dict[str, Any]) -> None:
-    part = state.get("part")
-    if part is not None and part.handle is not None and not part.handle.closed:
-        part.handle.close()
+    return count
 
 
 def response_status(outcomes: list[FileOutcome]) -> int:

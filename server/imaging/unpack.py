@@ -35,15 +35,24 @@ class ArchiveRefused(Exception):
 
 @dataclass
 class Candidate:
-    """One file of an upload: a path to its bytes, or a verdict reached without them."""
+    """One file of an upload: its bytes (in memory, or a path to them), or a verdict
+    reached without them."""
 
     name: str
     path: Path | None = None
     verdict: Verdict | None = None
     reason: RefusalReason | None = None
     temporary: bool = False
+    data: bytes | None = None
+
+    @property
+    def source(self) -> Path | bytes | None:
+        """Where the bytes are: in memory, else the file."""
+        return self.data if self.data is not None else self.path
 
     def discard(self) -> None:
+        """Let go of the bytes (a temporary file is deleted)."""
+        self.data = None
         if self.temporary and self.path is not None:
             self.path.unlink(missing_ok=True)
 

@@ -26,7 +26,8 @@ from server.audit.service import Actor, record_event
 from server.cases.models import Case
 from server.config import Settings
 from server.db import utcnow
-from server.imaging.ingest import ACCEPTING, ingest_candidates
+from server.imaging.ingest import ingest_candidates
+from server.imaging.judging import ACCEPTING
 from server.imaging.models import Upload, UploadKind, UploadState
 from server.imaging.unpack import ArchiveRefused, iter_candidates
 from server.problems import Conflict, NotFound, PayloadTooLarge

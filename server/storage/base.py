@@ -18,16 +18,36 @@ class BlobNotFound(KeyError):
     """No blob with that digest."""
 
 
+class WriteBatch(Protocol):
+    """Blobs put with ``batch=`` this are durable once :meth:`sync` returns, not before.
+
+    Lets a store make many blobs durable at once (one directory sync each, one request
+    …) instead of one at a time. Safe to pass to puts running on several threads."""
+
+    def sync(self) -> None: ...
+
+
 class BlobStore(Protocol):
     """Where patient files live. A second backend (S3-compatible) implements the same."""
 
-    def put_file(self, path: Path, *, sha256: str | None = None) -> BlobRef:
-        """Store a file's bytes, read in chunks (never whole in memory); durable on return.
+    def put_file(
+        self, path: Path, *, sha256: str | None = None, batch: WriteBatch | None = None
+    ) -> BlobRef:
+        """Store a file's bytes, read in chunks (never whole in memory); durable on return,
+        or with ``batch`` once the batch is synced.
 
         ``sha256`` is the digest of those bytes when the caller has just computed it."""
         ...
 
-    def put_bytes(self, data: bytes) -> BlobRef: ...
+    def put_bytes(
+        self, data: bytes, *, sha256: str | None = None, batch: WriteBatch | None = None
+    ) -> BlobRef:
+        """As :meth:`put_file`, for bytes already in memory."""
+        ...
+
+    def write_batch(self) -> WriteBatch:
+        """A new batch for :meth:`put_file` / :meth:`put_bytes`."""
+        ...
 
     def exists(self, sha256: str) -> bool: ...
 

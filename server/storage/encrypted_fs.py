@@ -10,41 +10,39 @@ associated data, so chunks cannot be reordered, truncated or moved between blobs
 without failing authentication. Writes go to a temporary file in the same
 directory, are fsynced, and are renamed into place, and the directory is fsynced:
 a crash leaves no half blob, and a blob is durable once :meth:`put_file` returns —
-or, for blobs put inside :meth:`EncryptedFileStore.synced_together`, once that block
-exits: their directories are then fsynced once each, after all their renames, so a
-batch of blobs costs one journal commit for its renames rather than one per blob.
+or, for blobs put with a :class:`DirSyncBatch`, once that batch is synced: their
+directories are then fsynced once each, after all their renames, so a batch of blobs
+costs one journal commit for its renames rather than one per blob.
 """
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import os
 import secrets
 import struct
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from server.storage.base import BlobNotFound, BlobRef
+from server.storage.base import BlobNotFound, BlobRef, WriteBatch
 
 MAGIC = b"RRB1"
 CHUNK = 1024 * 1024
 TAG = 16
 _HEADER = struct.Struct(">4s8sQ")
-#: Directories whose fsync is deferred to the end of the current ``synced_together`` block.
-_DEFERRED: contextvars.ContextVar[_DirSync | None] = contextvars.ContextVar(
-    "readroom_deferred_dir_sync", default=None
-)
+#: Directory fsyncs of a batch in flight at once (they wait on the disk, not the CPU).
+SYNC_THREADS = 8
 
 
-class _DirSync:
-    """Directories to fsync once each (shared by the threads of one block)."""
+class DirSyncBatch:
+    """Directories to fsync once each, when :meth:`sync` is called (a
+    :class:`~server.storage.base.WriteBatch`; shared by the threads putting blobs)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -55,11 +53,26 @@ class _DirSync:
             self._dirs |= directories
 
     def sync(self) -> None:
+        """Sync every directory once, all at once: concurrent fsyncs share the file
+        system's journal commits, where one after another each may wait for its own."""
         with self._lock:
             dirs, self._dirs = self._dirs, set()
-        # Deepest first: a new directory's entry in its parent is synced after its own.
-        for directory in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
-            _fsync_dir(directory)
+        if len(dirs) == 1:
+            _fsync_dir(dirs.pop())
+        elif dirs:
+            list(_sync_pool().map(_fsync_dir, dirs))
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _sync_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="dir-sync")
+        return _pool
 
 
 def create_key(path: Path) -> bool:
@@ -96,31 +109,24 @@ class EncryptedFileStore:
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
 
-    @contextmanager
-    def synced_together(self) -> Iterator[None]:
-        """Blobs put within this block (by any thread running in a copy of this
-        context) are durable when it exits normally, not when each put returns: their
-        directories are fsynced once each, after all the block's renames."""
-        if _DEFERRED.get() is not None:  # nested: the outer block syncs
-            yield
-            return
-        group = _DirSync()
-        token = _DEFERRED.set(group)
-        try:
-            yield
-        finally:
-            _DEFERRED.reset(token)
-            group.sync()
+    def write_batch(self) -> DirSyncBatch:
+        return DirSyncBatch()
 
-    def put_bytes(self, data: bytes) -> BlobRef:
-        digest = hashlib.sha256(data).hexdigest()
+    def put_bytes(
+        self, data: bytes, *, sha256: str | None = None, batch: WriteBatch | None = None
+    ) -> BlobRef:
+        """Store ``data``. ``sha256``: its digest when the caller has just computed it
+        (the caller vouches for it, as the blob is filed under it)."""
+        digest = sha256 or hashlib.sha256(data).hexdigest()
         if not self.exists(digest):
-            self._write(digest, len(data), _chunks_of(data))
+            self._write(digest, len(data), _chunks_of(data), _own(batch))
         else:
-            self._stored_earlier(digest)
+            self._stored_earlier(digest, _own(batch))
         return BlobRef(digest, len(data))
 
-    def put_file(self, path: Path, *, sha256: str | None = None) -> BlobRef:
+    def put_file(
+        self, path: Path, *, sha256: str | None = None, batch: WriteBatch | None = None
+    ) -> BlobRef:
         """Store ``path``'s bytes. ``sha256``: their digest when the caller has just
         computed it from this same file (it is then not read twice); the caller vouches
         for it, as the blob is filed under it."""
@@ -130,20 +136,25 @@ class EncryptedFileStore:
             digest, size = sha256, path.stat().st_size
         if not self.exists(digest):
             with path.open("rb") as source:
-                self._write(digest, size, _read_chunks(source))
+                self._write(digest, size, _read_chunks(source), _own(batch))
         else:
-            self._stored_earlier(digest)
+            self._stored_earlier(digest, _own(batch))
         return BlobRef(digest, size)
 
-    def _stored_earlier(self, digest: str) -> None:
-        """Inside a ``synced_together`` block, a blob found already in place may be
-        another block's not yet synced rename: sync its directory too."""
-        group = _DEFERRED.get()
-        if group is not None:
+    def _stored_earlier(self, digest: str, batch: DirSyncBatch | None) -> None:
+        """With a batch, a blob found already in place may be another batch's not yet
+        synced rename: sync its directories too."""
+        if batch is not None:
             leaf = self._path(digest).parent
-            group.add({leaf, leaf.parent, self.root})
+            batch.add({leaf, leaf.parent, self.root})
 
-    def _write(self, digest: str, size: int, chunks: Iterator[bytes]) -> None:
+    def _write(
+        self,
+        digest: str,
+        size: int,
+        chunks: Iterable[bytes | memoryview],
+        batch: DirSyncBatch | None,
+    ) -> None:
         target = self._path(digest)
         created = _make_dirs(target.parent, self.root)
         prefix = secrets.token_bytes(8)
@@ -165,9 +176,8 @@ class EncryptedFileStore:
             raise
         # The rename and any new directory are durable only once their parents are synced.
         directories = {target.parent, *(d.parent for d in created)}
-        group = _DEFERRED.get()
-        if group is not None:
-            group.add(directories)
+        if batch is not None:
+            batch.add(directories)
             return
         for directory in directories:
             _fsync_dir(directory)
@@ -206,9 +216,19 @@ def _aad(digest: str, last: bool) -> bytes:
     return digest.encode() + (b"\x01" if last else b"\x00")
 
 
-def _chunks_of(data: bytes) -> Iterator[bytes]:
+def _own(batch: WriteBatch | None) -> DirSyncBatch | None:
+    if batch is not None and not isinstance(batch, DirSyncBatch):
+        raise TypeError("a write batch of another store")
+    return batch
+
+
+def _chunks_of(data: bytes) -> Iterator[bytes | memoryview]:
+    if len(data) <= CHUNK:
+        yield data
+        return
+    view = memoryview(data)
     for start in range(0, len(data), CHUNK):
-        yield data[start : start + CHUNK]
+        yield view[start : start + CHUNK]
 
 
 def _read_chunks(source: BinaryIO) -> Iterator[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from server.accounts.models import ApiToken
 from server.audit.models import AuditEvent
 from server.audit.service import SYSTEM, record_event
-from server.db import make_engine, make_sessionmaker, utcnow
+from server.db import json_dumps, make_engine, make_sessionmaker, utcnow
 from server.tables import Base
 
 
@@ -58,3 +59,10 @@ def test_naive_timestamps_are_refused(sqlite_engine) -> None:
     with pytest.raises(StatementError, match="naive datetime"):
         session.commit()
     session.close()
+
+
+def test_json_columns_take_what_orjson_refuses() -> None:
+    """An integer past 64 bits (a DICOM IS value can be one) still round-trips."""
+    value = {"00181150": {"vr": "IS", "Value": [2**70]}, "name": "Hôpital"}
+    assert json.loads(json_dumps(value)) == value
+    assert json_dumps({"a": 1}) == '{"a":1}'

@@ -37,7 +37,7 @@ def reference_model(ds: Dataset) -> dict[str, Any]:
 
 def _drop_large_values(ds: Dataset) -> None:
     for tag in list(ds.keys()):
-        raw = ds.get_item(tag)
+        raw = ds.get_item(tag, keep_deferred=True)  # a deferred value is never read
         length = getattr(raw, "length", 0) or 0
         if raw is not None and getattr(raw, "value", 0) is None and length > BULK_THRESHOLD:
             vr = raw.VR if raw.VR in _BINARY_VRS else "UN"

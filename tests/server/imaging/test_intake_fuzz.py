@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.config import Settings
-from server.imaging.ingest import judge_candidate
+from server.imaging.judging import judge_candidate
 from server.imaging.models import Verdict
 from server.imaging.stow import receive_parts
 from server.imaging.unpack import Candidate
@@ -36,13 +36,18 @@ atexit.register(shutil.rmtree, _DIR, True)
 
 
 def _verdict(data: bytes) -> Verdict:
+    """The verdict on ``data``, the same whether it is read from a file or from memory."""
     path = _DIR / "candidate.dcm"
     path.write_bytes(data)
-    judged = judge_candidate(
-        Candidate("fuzz", path), patient=PATIENT, day=TODAY, settings=SETTINGS, expected=None
-    )
-    assert isinstance(judged.outcome.verdict, Verdict)
-    assert judged.outcome.text
+    verdicts = []
+    for candidate in (Candidate("fuzz", path), Candidate("fuzz", data=data)):
+        judged = judge_candidate(
+            candidate, patient=PATIENT, day=TODAY, settings=SETTINGS, expected=None
+        )
+        assert isinstance(judged.outcome.verdict, Verdict)
+        assert judged.outcome.text
+        verdicts.append((judged.outcome.verdict, judged.outcome.reason, judged.sha256))
+    assert verdicts[0] == verdicts[1]
     return judged.outcome.verdict
 
 
@@ -103,15 +108,26 @@ def test_multipart_parser_answers_with_parts_or_a_problem(
     """Any STOW-RS body yields parts or a 4xx problem (PS3.18 §10.5: 400 for malformed)."""
     body = b"".join(b"--b\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\n" for p in parts)
     body += junk + (b"--b--\r\n" if close else b"")
+    received: list[Candidate] = []
+
+    async def take(candidate: Candidate) -> None:
+        received.append(candidate)
+
     with tempfile.TemporaryDirectory(dir=_DIR) as work:
         try:
-            received = asyncio.run(
+            count = asyncio.run(
                 receive_parts(
-                    _chunks(body, chunk), boundary=b"b", workdir=Path(work), max_bytes=10_000
+                    _chunks(body, chunk),
+                    boundary=b"b",
+                    workdir=Path(work),
+                    max_bytes=10_000,
+                    on_part=take,
                 )
             )
         except Problem as problem:
             assert 400 <= problem.status < 500  # noqa: PT017  (either outcome is fine)
         else:
-            assert received.candidates
-            received.discard()
+            assert count == len(received) > 0
+        for candidate in received:
+            candidate.discard()
+        assert not any(Path(work).iterdir())  # nothing left behind either way

@@ -18,10 +18,12 @@ from server.audit.service import SYSTEM
 from server.cases.models import Case, CaseStatus
 from server.config import Settings
 from server.db import utcnow
-from server.imaging import ingest
+from server.imaging import indexing, ingest
+from server.imaging import stow as stow_module
 from server.imaging.models import Instance, UploadCode, Verdict
 from server.imaging.stow import FailureReason
 from server.imaging.unpack import Candidate
+from server.imaging.uploads import uploads_dir
 from server.storage import BlobRef
 from tests.server.conftest import AccountFactory
 from tests.server.factories import Account
@@ -269,20 +271,63 @@ def test_closed_case_refuses_new_but_repeats_are_still_200(
     assert failure_reasons(response) == [FailureReason.NOT_AUTHORIZED]
 
 
+def test_a_long_request_is_committed_batch_by_batch_and_a_break_says_what_was_stored(
+    patient: Account, case: Case, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "BATCH_SIZE", 2)
+    files = [to_bytes(ds) for ds in ct(slices=6)]
+    body, content_type = stow_body(files[:5])
+    cut = body[: body.rindex(b"--rr-test-boundary--")]  # five whole parts, no closing boundary
+    response = patient.http.post(
+        "/dicomweb/studies",
+        content=cut,
+        params={"case_id": case.id},
+        headers={"Content-Type": content_type},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].endswith("The first 4 instances were stored.")
+    assert db.scalar(select(func.count()).select_from(Instance)) == 4
+    db.commit()
+    whole = stow(patient.http, files, case_id=case.id)  # the retry: repeats and the rest
+    assert whole.status_code == 200, whole.text
+    assert len(whole.json()[REFERENCED]["Value"]) == 6
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Instance)) == 6
+    assert db.get(Case, case.id).images_accepted_count == 6
+
+
+def test_a_part_too_large_for_memory_goes_through_a_file_unchanged(
+    patient: Account,
+    case: Case,
+    db: Session,
+    live_app: FastAPI,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stow_module, "MEMORY_PART_MAX", 4096)
+    files = [to_bytes(ds) for ds in ct(slices=2)]
+    assert all(len(data) > 4096 for data in files)
+    response = stow(patient.http, files, case_id=case.id)
+    assert response.status_code == 200, response.text
+    for data in files:
+        assert live_app.state.blobs.read_bytes(hashlib.sha256(data).hexdigest()) == data
+    assert not list(uploads_dir(settings).rglob("part-*"))  # the temporary files are gone
+
+
 def test_a_blob_that_cannot_be_stored_is_refused_and_not_indexed(
     patient: Account, case: Case, db: Session, live_app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blobs = live_app.state.blobs
     good, bad = (to_bytes(ds) for ds in ct(slices=2))
     bad_sha = hashlib.sha256(bad).hexdigest()
-    real_put = blobs.put_file
+    real_put = blobs.put_bytes
 
-    def put_file(path: Path, *, sha256: str | None = None) -> BlobRef:
+    def put_bytes(data: bytes, *, sha256: str | None = None, batch: object = None) -> BlobRef:
         if sha256 == bad_sha:
             raise OSError("disk full")
-        return real_put(path, sha256=sha256)
+        return real_put(data, sha256=sha256, batch=batch)
 
-    monkeypatch.setattr(blobs, "put_file", put_file)
+    monkeypatch.setattr(blobs, "put_bytes", put_bytes)
     response = stow(patient.http, [good, bad], case_id=case.id)
     assert response.status_code == 202, response.text
     assert failure_reasons(response) == [FailureReason.OUT_OF_RESOURCES]
@@ -317,7 +362,7 @@ def test_a_batch_that_fails_leaves_no_rows_and_only_whole_blobs(
         ingest.ingest_candidates, db, case_id=case.id, blobs=blobs, settings=settings, actor=SYSTEM
     )
     with monkeypatch.context() as patched:
-        patched.setattr(ingest, "record_event", fail)
+        patched.setattr(indexing, "record_event", fail)
         with pytest.raises(RuntimeError):
             run(candidates=candidates())
     assert db.scalar(select(func.count()).select_from(Instance)) == 0

@@ -69,7 +69,7 @@ def test_missing_blob(store: EncryptedFileStore) -> None:
         store.read_bytes("../../etc/passwd")
 
 
-def test_blobs_put_together_have_their_directories_synced_once_at_the_end(
+def test_blobs_put_in_a_batch_have_their_directories_synced_once_when_it_is_synced(
     store: EncryptedFileStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from server.storage import encrypted_fs
@@ -80,12 +80,12 @@ def test_blobs_put_together_have_their_directories_synced_once_at_the_end(
     alone = list(synced)
     assert store._path(first.sha256).parent in alone  # durable on return outside a block
     synced.clear()
-    with store.synced_together():
-        second = store.put_bytes(b"second")
-        store.put_bytes(b"first")  # already there: its directory is synced again
-        assert synced == []
+    batch = store.write_batch()
+    second = store.put_bytes(b"second", batch=batch)
+    store.put_bytes(b"first", batch=batch)  # already there: its directory is synced again
+    assert synced == []
+    batch.sync()
     assert store.read_bytes(second.sha256) == b"second"
     leaf = store._path(second.sha256).parent
     assert {leaf, leaf.parent, store.root, store._path(first.sha256).parent} <= set(synced)
     assert len(synced) == len(set(synced))
-    assert synced.index(leaf) < synced.index(leaf.parent) < synced.index(store.root)

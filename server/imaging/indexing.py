@@ -1,0 +1,325 @@
+"""Index judged files into a case: one transaction per batch.
+
+In one transaction holding the case row, :func:`commit_batch` finds repeats and
+conflicts, writes Study / Series / Instance rows (and an upload's verdicts), tells the
+case how many images it now has (:func:`tell_case`), audits the batch, and commits
+it all together. A failure rolls the batch's rows back whole; blobs already stored
+stay, unreferenced: they are write-once and content-addressed, so a stray one is
+harmless (the same bytes stored later reuse it) and nothing is ever half-stored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from server.audit.service import Actor, record_event
+from server.cases.models import Case
+from server.cases.service import record_images_accepted
+from server.config import Settings
+from server.imaging.dicom_header import Header
+from server.imaging.judging import ACCEPTING, Judged, store_blob
+from server.imaging.models import (
+    FlagReason,
+    FlagState,
+    IngestFlag,
+    IngestVerdict,
+    Instance,
+    RefusalReason,
+    Series,
+    Study,
+    Upload,
+    Verdict,
+)
+from server.imaging.verdicts import duplicate_verdict
+from server.storage import BlobStore
+
+__all__ = ["Index", "commit_batch", "tell_case"]
+
+
+def commit_batch(
+    session: Session,
+    *,
+    case_id: str,
+    judged: list[Judged],
+    blobs: BlobStore,
+    settings: Settings,
+    actor: Actor,
+    upload_id: str | None,
+    first_seq: int,
+) -> None:
+    """Index ``judged`` (whose blobs are durable already) into the case; commits."""
+    try:
+        case = session.scalars(select(Case).where(Case.id == case_id).with_for_update()).one()
+        accepting = case.status in ACCEPTING
+        existing = _existing_instances(session, case_id, judged)
+        index = Index(session, case_id)
+        stored_images = 0
+        for item in judged:
+            if item.header is None or item.decision is None or item.sha256 is None:
+                continue
+            uid = item.header.sop_instance_uid
+            repeat = duplicate_verdict(existing_sha256=existing.get(uid), sha256=item.sha256)
+            if repeat is not None and not item.decision.hold_for_review:
+                # An identical repeat is "already stored" even once the case is closed.
+                item.outcome.verdict, item.outcome.reason = repeat.verdict, repeat.reason
+                continue
+            if not accepting:
+                item.outcome.verdict = Verdict.REFUSED
+                item.outcome.reason = RefusalReason.CASE_CLOSED
+                continue
+            if item.decision.hold_for_review:
+                _hold(session, case_id=case_id, item=item, blobs=blobs, upload_id=upload_id)
+                continue
+            if not store_blob(blobs, item):
+                continue
+            index.add(item, upload_id=upload_id)
+            existing[uid] = item.sha256
+            stored_images += int(item.decision.is_image)
+        index.write()
+        counts = Counter(item.outcome.verdict for item in judged)
+        if upload_id is not None:
+            _record_verdicts(session, upload_id=upload_id, judged=judged, first_seq=first_seq)
+            _count_on_upload(session, upload_id, counts)
+        if stored_images:
+            tell_case(session, case=case, actor=actor, settings=settings)
+        record_event(
+            session,
+            actor=actor,
+            action="imaging.ingest",
+            object_type="upload" if upload_id else "stow",
+            object_id=upload_id,
+            case_id=case_id,
+            detail=" ".join(f"{v.value}={counts.get(v, 0)}" for v in Verdict),
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _existing_instances(session: Session, case_id: str, judged: list[Judged]) -> dict[str, str]:
+    uids = sorted({j.header.sop_instance_uid for j in judged if j.header is not None})
+    found: dict[str, str] = {}
+    for start in range(0, len(uids), 500):
+        rows = session.execute(
+            select(Instance.sop_instance_uid, Instance.blob_sha256).where(
+                Instance.case_id == case_id,
+                Instance.sop_instance_uid.in_(uids[start : start + 500]),
+            )
+        )
+        found.update({uid: sha for uid, sha in rows})
+    return found
+
+
+def _hold(
+    session: Session, *, case_id: str, item: Judged, blobs: BlobStore, upload_id: str | None
+) -> None:
+    """Keep a different patient's object aside for an admin (never in the case's index)."""
+    header = item.header
+    assert header is not None
+    assert item.sha256 is not None
+    already = session.scalars(
+        select(IngestFlag.id).where(
+            IngestFlag.case_id == case_id,
+            IngestFlag.sop_instance_uid == header.sop_instance_uid,
+            IngestFlag.blob_sha256 == item.sha256,
+            IngestFlag.state == FlagState.PENDING,
+        )
+    ).first()
+    if already is not None or not store_blob(blobs, item):
+        return
+    session.add(
+        IngestFlag(
+            case_id=case_id,
+            upload_id=upload_id,
+            reason=FlagReason.DIFFERENT_PATIENT,
+            sop_instance_uid=header.sop_instance_uid,
+            sop_class_uid=header.sop_class_uid,
+            study_instance_uid=header.study_instance_uid,
+            series_instance_uid=header.series_instance_uid,
+            transfer_syntax_uid=header.transfer_syntax_uid,
+            blob_sha256=item.sha256,
+            size=item.size,
+            metadata_json=header.metadata,
+        )
+    )
+
+
+class Index:
+    """Study / Series rows of one case, created on first sight within the transaction."""
+
+    def __init__(self, session: Session, case_id: str) -> None:
+        self.session, self.case_id = session, case_id
+        self.studies: dict[str, Study] = {}
+        self.series: dict[tuple[int, str], Series] = {}
+        self._rows: list[dict[str, Any]] = []
+
+    def study(self, header: Header) -> Study:
+        uid = header.study_instance_uid
+        if uid not in self.studies:
+            row = self.session.scalars(
+                select(Study).where(Study.case_id == self.case_id, Study.study_instance_uid == uid)
+            ).first()
+            if row is None:
+                row = Study(
+                    case_id=self.case_id,
+                    study_instance_uid=uid,
+                    study_date=header.study_date,
+                    study_time=header.study_time,
+                    accession_number=header.accession_number,
+                    study_description=header.study_description,
+                    study_id=header.study_id,
+                    patient_name=header.patient_name,
+                    patient_id=header.patient_id,
+                    patient_birth_date=header.patient_birth_date,
+                    patient_sex=header.patient_sex,
+                    referring_physician_name=header.referring_physician_name,
+                    modalities="",
+                    number_of_series=0,
+                    number_of_instances=0,
+                )
+                self.session.add(row)
+                self.session.flush()
+            self.studies[uid] = row
+        return self.studies[uid]
+
+    def series_of(self, study: Study, header: Header) -> Series:
+        key = (study.id, header.series_instance_uid)
+        if key not in self.series:
+            row = self.session.scalars(
+                select(Series).where(
+                    Series.study_id == study.id,
+                    Series.series_instance_uid == header.series_instance_uid,
+                )
+            ).first()
+            if row is None:
+                row = Series(
+                    study_id=study.id,
+                    series_instance_uid=header.series_instance_uid,
+                    modality=header.modality or "OT",
+                    series_number=header.series_number,
+                    series_description=header.series_description,
+                    body_part_examined=header.body_part_examined,
+                    series_date=header.series_date,
+                    series_time=header.series_time,
+                    number_of_instances=0,
+                    number_of_images=0,
+                )
+                self.session.add(row)
+                self.session.flush()
+                study.number_of_series += 1
+                modalities = set(filter(None, study.modalities.split("\\"))) | {row.modality}
+                study.modalities = "\\".join(sorted(modalities))[:64]
+            self.series[key] = row
+        return self.series[key]
+
+    def add(self, item: Judged, *, upload_id: str | None) -> None:
+        """Count the item into its series and study; its row is written by :meth:`write`."""
+        header, decision = item.header, item.decision
+        assert header is not None
+        assert decision is not None
+        assert item.sha256 is not None
+        study = self.study(header)
+        series = self.series_of(study, header)
+        self._rows.append(
+            {
+                "series_id": series.id,
+                "case_id": self.case_id,
+                "sop_instance_uid": header.sop_instance_uid,
+                "sop_class_uid": header.sop_class_uid,
+                "instance_number": header.instance_number,
+                "transfer_syntax_uid": header.transfer_syntax_uid,
+                "number_of_frames": header.number_of_frames,
+                "rows": header.rows,
+                "columns": header.columns,
+                "blob_sha256": item.sha256,
+                "size": item.size,
+                "metadata_json": header.metadata,
+                "is_image": decision.is_image,
+                "upload_id": upload_id,
+            }
+        )
+        series.number_of_instances += 1
+        series.number_of_images += int(decision.is_image)
+        study.number_of_instances += 1
+
+    def write(self) -> None:
+        """Insert the rows of the instances added, in one statement."""
+        if self._rows:
+            self.session.connection().execute(insert(Instance.__table__), self._rows)
+            self._rows = []
+
+
+def _record_verdicts(
+    session: Session, *, upload_id: str, judged: list[Judged], first_seq: int
+) -> None:
+    rows = [
+        {
+            "upload_id": upload_id,
+            "seq": first_seq + offset,
+            "name": item.outcome.name[:1024],
+            "verdict": item.outcome.verdict,
+            "reason": item.outcome.reason,
+            "sop_instance_uid": item.outcome.sop_instance_uid,
+        }
+        for offset, item in enumerate(judged)
+    ]
+    if rows:
+        session.execute(insert(IngestVerdict), rows)
+
+
+def _count_on_upload(session: Session, upload_id: str, counts: Counter[Verdict]) -> None:
+    upload = session.get(Upload, upload_id)
+    if upload is None:
+        return
+    upload.stored_count += counts.get(Verdict.STORED, 0)
+    upload.duplicate_count += counts.get(Verdict.DUPLICATE, 0)
+    upload.refused_count += counts.get(Verdict.REFUSED, 0)
+    upload.skipped_count += counts.get(Verdict.SKIPPED, 0)
+
+
+def tell_case(session: Session, *, case: Case, actor: Actor, settings: Settings) -> None:
+    """Totals over the case's index, and the main study's description, to the cases service."""
+    session.flush()
+    image_count = session.scalar(
+        select(func.count(Instance.id)).where(Instance.case_id == case.id, Instance.is_image)
+    )
+    main = session.scalars(
+        select(Study)
+        .join(Series, Series.study_id == Study.id)
+        .where(Study.case_id == case.id)
+        .group_by(Study.id)
+        .order_by(func.sum(Series.number_of_images).desc(), Study.id)
+    ).first()
+    series_rows = (
+        session.scalars(
+            select(Series).where(Series.study_id == main.id, Series.number_of_images > 0)
+        ).all()
+        if main
+        else []
+    )
+    modality = _most_common(s.modality for s in series_rows)
+    body_part = _most_common(s.body_part_examined for s in series_rows)
+    record_images_accepted(
+        session,
+        case=case,
+        image_count=int(image_count or 0),
+        modality=modality,
+        body_part=body_part,
+        study_description=main.study_description if main else None,
+        study_date=main.study_date if main else None,
+        actor=actor,
+        series_count=len(series_rows),
+        study_instance_uid=main.study_instance_uid if main else None,
+        settings=settings,
+    )
+
+
+def _most_common(values: Iterable[Any]) -> Any:
+    counted = Counter(v for v in values if v)
+    return counted.most_common(1)[0][0] if counted else None
