@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(default=None, description="optional TOML file of settings")
     host: str = "127.0.0.1"
     port: int = 8750
+    workers: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 4),
+        ge=1,
+        description="server processes `serve` runs (one per core, up to four)",
+    )
     public_url: str | None = Field(default=None, description="URL patients and workstations use")
 
     # sessions and logins

@@ -77,9 +77,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # Take over from pysqlite: IMMEDIATE makes writers queue on the lock instead of failing
         # with SQLITE_BUSY_SNAPSHOT when a read-then-write transaction races another writer.
-        event.listen(
-            engine, "begin", lambda conn: _begin_immediate(conn.connection.dbapi_connection)
-        )
+        event.listen(engine, "begin", _begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
@@ -92,6 +90,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+#: Execution option of a transaction that reads (see :func:`begin_reading`).
+READING = "readroom_reading"
+
+
+def begin_reading(session: Session) -> None:
+    """Begin the session's transaction as one that reads, writing at most a trifle.
+
+    On SQLite it begins DEFERRED: it reads a WAL snapshot without waiting for the write
+    lock, and holds up no writer. A write in it takes the lock only then, and fails
+    (``OperationalError``) if another writer committed since the snapshot — so write only
+    what may be lost, such as a last-seen time. Call before the transaction's first
+    statement (within a transaction already begun it changes nothing). Elsewhere
+    (PostgreSQL) it changes nothing.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={READING: True})
+
+
+def _begin(conn: Any) -> None:
+    dbapi_connection = conn.connection.dbapi_connection
+    if conn.get_execution_options().get(READING):
+        dbapi_connection.execute("BEGIN DEFERRED")
+    else:
+        _begin_immediate(dbapi_connection)
 
 
 def _begin_immediate(dbapi_connection: Any) -> None:

@@ -15,8 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="server processes (default 1); more than one is meant for PostgreSQL",
+        help="server processes (default: READROOM_WORKERS, one per core up to four)",
     )
     serve.set_defaults(func=run_serve)
 
@@ -33,9 +32,10 @@ def run_serve(args: argparse.Namespace) -> int:
         "log_level": "info",
         "access_log": False,  # URLs carry case ids; the audit log records access instead
     }
-    if args.workers > 1:
+    workers = args.workers or config.workers
+    if workers > 1:
         # Each worker process builds its own app (settings from the environment).
-        uvicorn.run("server.app:create_app", factory=True, workers=args.workers, **options)
+        uvicorn.run("server.app:create_app", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(config), **options)
     return 0

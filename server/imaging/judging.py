@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from server.cases.models import Case, CaseStatus
 from server.config import Settings
-from server.db import utcnow
+from server.db import begin_reading, utcnow
 from server.imaging.dicom_header import Header, HeaderError, read_header
 from server.imaging.models import RefusalReason, Verdict
 from server.imaging.unpack import Candidate
@@ -115,8 +115,9 @@ class IntakeRules:
         settings: Settings,
         expected_study_uid: str | None = None,
     ) -> IntakeRules:
-        """Read the case (``LookupError`` if there is none), then end the read
-        transaction: on SQLite it would hold the write lock while files are parsed."""
+        """Read the case (``LookupError`` if there is none) in a reading transaction,
+        ended before any file is parsed."""
+        begin_reading(session)
         case = session.get(Case, case_id)
         if case is None:
             raise LookupError(case_id)

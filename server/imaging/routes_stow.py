@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from server.accounts.deps import Principal
@@ -34,6 +35,8 @@ from server.accounts.models import Role
 from server.accounts.tokens import find_live_token
 from server.audit.service import Actor
 from server.cases.access import load_case_for
+from server.config import Settings
+from server.db import begin_reading
 from server.deps import BlobStoreDep, ClientAddr, SessionDep, SettingsDep
 from server.imaging import stow, upload_codes
 from server.imaging.ingest import StreamingIngest
@@ -66,11 +69,32 @@ def stow_caller(
     case_id: Annotated[str | None, Query(description="The case (with a login token)")] = None,
     x_readroom_case: Annotated[str | None, Header()] = None,
 ) -> StowCaller:
-    """Who stores into which case: an upload code, or a login token plus a case id."""
+    """Who stores into which case: an upload code, or a login token plus a case id.
+
+    Read in a transaction that does not queue for SQLite's write lock behind other
+    uploads' commits; the occasional last-used time it writes is let go if another
+    writer got there first (the next request writes it)."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise Unauthorized("Send a login token or an upload code.", headers=challenge)
     token = credentials.credentials
+    begin_reading(session)
+    try:
+        caller = _identify(session, settings, client_addr, token, case_id or x_readroom_case)
+    except BaseException:
+        session.rollback()
+        raise
+    try:
+        session.commit()  # a last-used time, if due
+    except OperationalError:
+        session.rollback()
+    return caller
+
+
+def _identify(
+    session: Session, settings: Settings, client_addr: str, token: str, wanted: str | None
+) -> StowCaller:
+    challenge = {"WWW-Authenticate": "Bearer"}
     if upload_codes.is_upload_code(token):
         row = upload_codes.find_live_code(session, code=token)
         if row is None:
@@ -78,7 +102,6 @@ def stow_caller(
                 "This upload code is expired, revoked or unknown.", headers=challenge
             )
         holder = upload_codes.CodeHolder(row.id, row.case_id, client_addr)
-        session.commit()  # last_used_at
         return StowCaller(holder.case_id, holder.actor)
     token_row = find_live_token(session, token=token, settings=settings)
     if token_row is None:
@@ -90,8 +113,6 @@ def stow_caller(
         token_id=token_row.id,
         client_addr=client_addr,
     )
-    session.commit()
-    wanted = case_id or x_readroom_case
     if not wanted:
         raise BadRequest(
             "Name the case: ?case_id=RR-… or the X-Readroom-Case header.", field="case_id"
@@ -99,7 +120,6 @@ def stow_caller(
     load_case_for(session, principal=principal, case_id=wanted)
     if principal.role not in (Role.PATIENT, Role.ADMIN):
         raise Forbidden("Only the patient (or an admin) stores images into a case.")
-    session.rollback()
     return StowCaller(wanted, principal.actor)
 
 

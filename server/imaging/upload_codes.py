@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 CODE_PREFIX = "rrup_"
+#: ``last_used_at`` is kept to within this much.
+USE_RESOLUTION = timedelta(seconds=30)
 
 
 def _hash(code: str) -> str:
@@ -114,10 +116,12 @@ def revoke_code(session: Session, *, case_id: str, code_id: int, actor: Actor) -
 
 
 def find_live_code(session: Session, *, code: str) -> UploadCode | None:
-    """The code's row if it is neither revoked nor expired; touches ``last_used_at``."""
+    """The code's row if it is neither revoked nor expired; touches ``last_used_at`` (to
+    within :data:`USE_RESOLUTION`: a burst of requests writes it once)."""
     row = session.scalars(select(UploadCode).where(UploadCode.code_hash == _hash(code))).first()
     now = utcnow()
     if row is None or row.revoked_at is not None or now >= row.expires_at:
         return None
-    row.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at >= USE_RESOLUTION:
+        row.last_used_at = now
     return row

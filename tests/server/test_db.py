@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from server.accounts.models import ApiToken
 from server.audit.models import AuditEvent
 from server.audit.service import SYSTEM, record_event
-from server.db import json_dumps, make_engine, make_sessionmaker, utcnow
+from server.db import begin_reading, json_dumps, make_engine, make_sessionmaker, utcnow
 from server.tables import Base
 
 
@@ -66,3 +66,17 @@ def test_json_columns_take_what_orjson_refuses() -> None:
     value = {"00181150": {"vr": "IS", "Value": [2**70]}, "name": "Hôpital"}
     assert json.loads(json_dumps(value)) == value
     assert json_dumps({"a": 1}) == '{"a":1}'
+
+
+def test_a_reading_transaction_neither_waits_for_nor_blocks_a_writer(sqlite_engine) -> None:
+    """STOW-RS authenticates in one while another upload commits (SQLite's write lock)."""
+    factory = make_sessionmaker(sqlite_engine)
+    with factory() as writer, factory() as reader:
+        record_event(writer, actor=SYSTEM, action="test.write")  # BEGIN IMMEDIATE: the lock
+        begin_reading(reader)
+        assert reader.scalar(select(func.count()).select_from(AuditEvent)) == 0  # no wait
+        writer.commit()  # the reader's snapshot holds up no writer
+        assert reader.scalar(select(func.count()).select_from(AuditEvent)) == 0
+        reader.rollback()
+        begin_reading(reader)
+        assert reader.scalar(select(func.count()).select_from(AuditEvent)) == 1
