@@ -130,6 +130,8 @@ def read_header(source: Source) -> Header:
 
 
 def _read(source: Source) -> Header:
+    if _plain_meta(source):
+        return _parse(source)
     try:
         with _open(source) as handle:
             read_preamble(handle, False)
@@ -143,9 +145,49 @@ def _read(source: Source) -> Header:
         raise HeaderError(RefusalReason.DICOMDIR)
     if transfer_syntax == DEFLATED_TRANSFER_SYNTAX:
         _check_inflated(source, data_set_start)
+    return _parse(source)
+
+
+_SPECIAL_UIDS = (DEFLATED_TRANSFER_SYNTAX.encode(), DICOMDIR_SOP_CLASS.encode())
+_META_MAX_ELEMENTS = 64
+
+
+def _plain_meta(source: Source) -> bool:
+    """True when no File Meta Information element (PS3.10 §7.1: explicit VR little
+    endian, group 0002, read as pydicom reads it — until the group changes) names a
+    deflated data set or a DICOMDIR, so that one parse is enough. False when in doubt:
+    the careful path then reads the meta first."""
+    with _open(source) as handle:
+        handle.seek(132)
+        for _ in range(_META_MAX_ELEMENTS):
+            head = handle.read(8)
+            if len(head) < 8:
+                return False
+            if head[:2] != b"\x02\x00":
+                return True
+            vr = head[4:6]
+            if not vr.isalpha():
+                return False
+            if vr in _LONG_VRS:
+                long_length = handle.read(4)
+                if len(long_length) < 4:
+                    return False
+                (length,) = struct.unpack("<I", long_length)
+            else:
+                (length,) = struct.unpack("<H", head[6:8])
+            if length > 64 * 1024:
+                return False
+            value = handle.read(length)
+            if len(value) < length or any(uid in value for uid in _SPECIAL_UIDS):
+                return False
+    return False
+
+
+def _parse(source: Source) -> Header:
     try:
         with _open(source) as handle:
             ds = dcmread(handle, stop_before_pixels=True, defer_size=DEFER_SIZE)
+            transfer_syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
             complete = _pixel_data_complete(handle, transfer_syntax)
             if complete is None and not _has_uids(ds):
                 raise HeaderError(RefusalReason.UNREADABLE, "ends early")

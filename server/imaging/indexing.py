@@ -289,22 +289,20 @@ def tell_case(session: Session, *, case: Case, actor: Actor, settings: Settings)
     image_count = session.scalar(
         select(func.count(Instance.id)).where(Instance.case_id == case.id, Instance.is_image)
     )
-    main = session.scalars(
-        select(Study)
-        .join(Series, Series.study_id == Study.id)
+    series_of_case = session.execute(
+        select(Series.study_id, Series.modality, Series.body_part_examined, Series.number_of_images)
+        .join(Study, Series.study_id == Study.id)
         .where(Study.case_id == case.id)
-        .group_by(Study.id)
-        .order_by(func.sum(Series.number_of_images).desc(), Study.id)
-    ).first()
-    series_rows = (
-        session.scalars(
-            select(Series).where(Series.study_id == main.id, Series.number_of_images > 0)
-        ).all()
-        if main
-        else []
-    )
-    modality = _most_common(s.modality for s in series_rows)
-    body_part = _most_common(s.body_part_examined for s in series_rows)
+    ).all()
+    images_by_study: Counter[int] = Counter()
+    for row in series_of_case:
+        images_by_study[row.study_id] += row.number_of_images
+    # The main study: the most images, the first stored on a tie (the Index has its row).
+    main_id = min(images_by_study, key=lambda sid: (-images_by_study[sid], sid), default=None)
+    main = session.get(Study, main_id) if main_id is not None else None
+    series_rows = [r for r in series_of_case if r.study_id == main_id and r.number_of_images > 0]
+    modality = _most_common(r.modality for r in series_rows)
+    body_part = _most_common(r.body_part_examined for r in series_rows)
     record_images_accepted(
         session,
         case=case,
