@@ -561,14 +561,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run Readroom on a fresh PostgreSQL database per run (default SQLite)",
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (PostgreSQL)"
+        "--workers", type=int, help="server processes (default: as `serve`, one per core)"
     )
     parser.add_argument(
         "--profile", type=Path, help="also sample the server (py-spy) during STOW into this file"
     )
     args = parser.parse_args(argv)
     SERVER.update(postgres=args.postgres, workers=args.workers)
-    setup = f"{'PostgreSQL' if args.postgres else 'SQLite'}, {args.workers} worker(s)"
+    from server.config import Settings
+
+    processes = args.workers or Settings().workers
+    setup = f"{'PostgreSQL' if args.postgres else 'SQLite'}, {processes} server process(es)"
     print(f"Readroom on {setup}", file=sys.stderr, flush=True)
 
     print(f"generating a {args.slices}-slice 512x512 CT …", file=sys.stderr, flush=True)
