@@ -29,7 +29,6 @@ from pydicom import dcmread
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import _read_file_meta_info, read_preamble
-from pydicom.multival import MultiValue
 
 from server.imaging.models import RefusalReason
 
@@ -284,12 +283,12 @@ def _header_of(ds: Dataset) -> Header:
         accession_number=attrs.text("00080050", 16),
         study_description=attrs.text("00081030", 64),
         study_id=attrs.text("00200010", 16),
-        # Person names in pydicom's own form (components joined by "=").
-        patient_name=_text(ds, "PatientName", 324),
+        # Person names in pydicom's own form (component groups joined by "=").
+        patient_name=attrs.person_name("00100010", 324),
         patient_id=attrs.text("00100020", 64),
         patient_birth_date=attrs.day("00100030"),
         patient_sex=attrs.text("00100040", 16),
-        referring_physician_name=_text(ds, "ReferringPhysicianName", 324),
+        referring_physician_name=attrs.person_name("00080090", 324),
         series_number=attrs.number("00200011"),
         series_description=attrs.text("0008103E", 64),
         body_part_examined=attrs.text("00180015", 16),
@@ -320,6 +319,13 @@ class _Attributes:
     def text(self, key: str, limit: int) -> str | None:
         values = self._values(key)
         text = _safe_text("\\".join(str(v) for v in values)).strip()
+        return text[:limit] or None
+
+    def person_name(self, key: str, limit: int) -> str | None:
+        names = (
+            "=".join(name.get(g, "") for g in _PN_GROUPS if g in name) for name in self._values(key)
+        )
+        text = "\\".join(names).strip()
         return text[:limit] or None
 
     def day(self, key: str) -> date | None:
@@ -437,6 +443,8 @@ def _fast_element(raw: RawDataElement) -> dict[str, Any] | None:
         if len(items) == 1 and not items[0]:
             return {"vr": vr}
         return {"vr": vr, "Value": [_safe_text(item) for item in items]}
+    if vr == "PN":
+        return _person_names(value)
     if vr in _BINARY_VRS and vr != "UN":
         if not value:
             return {"vr": vr}
@@ -456,6 +464,28 @@ def _fast_element(raw: RawDataElement) -> dict[str, Any] | None:
             return {"vr": vr, "Value": [v if math.isfinite(v) else None for v in numbers]}
         return {"vr": vr, "Value": list(numbers)}
     return None
+
+
+_PN_GROUPS = ("Alphabetic", "Ideographic", "Phonetic")
+
+
+def _person_names(value: bytes) -> dict[str, Any] | None:
+    """A PN value as pydicom gives it in JSON: each name's component groups (split at
+    ``=``, empty trailing groups dropped), for plain ASCII; ``None`` otherwise."""
+    if not value.isascii() or b"\x1b" in value:
+        return None
+    text = value.rstrip(b"\x00 ").decode("ascii")
+    if not text:
+        return {"vr": "PN"}
+    names = []
+    for name in text.split("\\"):
+        groups = name.split("=")
+        while groups and not groups[-1]:
+            groups.pop()
+        if not groups or len(groups) > len(_PN_GROUPS):
+            return None  # pydicom decides (and may refuse)
+        names.append(dict(zip(_PN_GROUPS, map(_safe_text, groups), strict=False)))
+    return {"vr": "PN", "Value": names}
 
 
 def _numbers(
@@ -492,16 +522,6 @@ def _safe_text(text: str) -> str:
 def _uid(value: Any) -> str:
     text = _safe_text(str(value or "")).strip().rstrip("\x00")
     return text if len(text) <= 64 and _UID.match(text) else ""
-
-
-def _text(ds: Dataset, keyword: str, limit: int) -> str | None:
-    value = ds.get(keyword)
-    if value is None:
-        return None
-    if isinstance(value, MultiValue | list | tuple):
-        value = "\\".join(str(v) for v in value)
-    text = _safe_text(str(value)).strip()
-    return text[:limit] or None
 
 
 def _parse_date(text: str | None) -> date | None:

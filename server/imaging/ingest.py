@@ -11,7 +11,7 @@ Two drivers:
   wire, and the batch is committed when the body is complete (or the batch full).
 
 Blobs of a batch are made durable together (``BlobStore.write_batch``) before the
-transaction that refers to them commits.
+transaction that refers to them commits; a batch abandoned is discarded.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ BATCH_SIZE = 64
 #: Files prepared at once (hashing, encryption, writes and fsyncs release the GIL);
 #: shared by all requests: more threads would only fight for the GIL.
 STORE_THREADS = 4
+#: A STOW-RS instance this small is prepared on the event loop itself (a millisecond or
+#: two for a CT slice, with nothing to wait for since its blob is synced with the
+#: batch): cheaper than handing it to a thread and back. Larger ones go to a thread.
+INLINE_MAX = 4 * 1024 * 1024
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -77,8 +81,8 @@ def ingest_candidates(
     result = IngestResult()
     seq = 0
     for batch in _batches(candidates, batch_size):
+        writes = blobs.write_batch()
         try:
-            writes = blobs.write_batch()
             work = partial(prepare, rules=rules, blobs=blobs, batch=writes)
             judged = [work(batch[0])] if len(batch) == 1 else list(store_pool().map(work, batch))
             writes.sync()
@@ -93,6 +97,7 @@ def ingest_candidates(
                 first_seq=seq,
             )
         finally:
+            writes.discard()
             for candidate in batch:
                 candidate.discard()
         seq += len(batch)
@@ -111,9 +116,10 @@ def _batches(items: Iterable[Candidate], size: int) -> Iterator[list[Candidate]]
 class StreamingIngest:
     """Ingest the instances of one request as they arrive.
 
-    :meth:`add` hands a received file to a worker thread at once and returns; it waits
-    first while ``max_in_flight`` files are being prepared, so a body is read no faster
-    than it is stored and memory stays bounded. Every ``batch_size`` files, and at
+    :meth:`add` prepares a small file at once, or hands a large one to a worker thread and
+    returns; it waits first while ``max_in_flight`` files are being prepared, so a body
+    is read no faster than it is stored and memory stays bounded. Every ``batch_size``
+    files, and at
     :meth:`finish`, the prepared batch is committed. :meth:`abort` lets go of whatever
     is not committed (its blobs stay, unreferenced and harmless).
     """
@@ -144,7 +150,10 @@ class StreamingIngest:
         loop = asyncio.get_running_loop()
         work = partial(prepare, candidate, rules=self._rules, blobs=self._blobs, batch=self._writes)
         self._candidates.append(candidate)
-        self._pending.append(loop.run_in_executor(store_pool(), work))
+        if candidate.data is not None and len(candidate.data) <= INLINE_MAX:
+            self._pending.append(_done(loop, work))
+        else:
+            self._pending.append(loop.run_in_executor(store_pool(), work))
         while len(busy := [f for f in self._pending if not f.done()]) > self._max_in_flight:
             await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
         if len(self._pending) >= self._batch_size:
@@ -159,10 +168,11 @@ class StreamingIngest:
         """Let go of every file not committed; nothing more is committed. Synchronous, so
         that it runs even in a cancelled request; threads still busy finish on their own."""
         for future in self._pending:
-            future.add_done_callback(_consume)
+            future.add_done_callback(partial(_let_go, self._writes))
         for candidate in self._candidates:
             candidate.discard()
         self._pending, self._candidates = [], []
+        self._writes.discard()
 
     async def _commit(self) -> None:
         pending, candidates, writes = self._pending, self._candidates, self._writes
@@ -172,8 +182,9 @@ class StreamingIngest:
             judged = list(await asyncio.gather(*pending))
             await run_in_threadpool(self._index, judged, writes)
         finally:
+            writes.discard()
             for future in pending:
-                future.add_done_callback(_consume)
+                future.add_done_callback(partial(_let_go, writes))
             for candidate in candidates:
                 candidate.discard()
         self.result.outcomes.extend(j.outcome for j in judged)
@@ -192,7 +203,20 @@ class StreamingIngest:
         )
 
 
-def _consume(future: asyncio.Future[Judged]) -> None:
-    """Retrieve a dropped future's outcome, so that asyncio does not report it unread."""
+def _done(loop: asyncio.AbstractEventLoop, work: Callable[[], Judged]) -> asyncio.Future[Judged]:
+    """``work`` done here and now, as a future."""
+    future: asyncio.Future[Judged] = loop.create_future()
+    try:
+        future.set_result(work())
+    except Exception as error:
+        future.set_exception(error)
+    return future
+
+
+def _let_go(writes: WriteBatch, future: asyncio.Future[Judged]) -> None:
+    """Once a dropped file is done with: discard what it staged into the abandoned batch
+    (a thread may still have been writing it), and retrieve its outcome, so that asyncio
+    does not report it unread."""
+    writes.discard()
     if not future.cancelled():
         future.exception()

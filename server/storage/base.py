@@ -19,12 +19,17 @@ class BlobNotFound(KeyError):
 
 
 class WriteBatch(Protocol):
-    """Blobs put with ``batch=`` this are durable once :meth:`sync` returns, not before.
+    """Blobs put with ``batch=`` this are durable once :meth:`sync` returns, not before
+    (and may not be readable before).
 
-    Lets a store make many blobs durable at once (one directory sync each, one request
-    …) instead of one at a time. Safe to pass to puts running on several threads."""
+    Lets a store make many blobs durable at once (shared syncs, one request …) instead of
+    one at a time. Safe to pass to puts running on several threads."""
 
     def sync(self) -> None: ...
+
+    def discard(self) -> None:
+        """Let go of the blobs put and not synced (the batch is abandoned)."""
+        ...
 
 
 class BlobStore(Protocol):

@@ -10,9 +10,9 @@ associated data, so chunks cannot be reordered, truncated or moved between blobs
 without failing authentication. Writes go to a temporary file in the same
 directory, are fsynced, and are renamed into place, and the directory is fsynced:
 a crash leaves no half blob, and a blob is durable once :meth:`put_file` returns —
-or, for blobs put with a :class:`DirSyncBatch`, once that batch is synced: their
-directories are then fsynced once each, after all their renames, so a batch of blobs
-costs one journal commit for its renames rather than one per blob.
+or, for blobs put into a :class:`StagedBatch`, once that batch is synced: their files
+are then fsynced all at once, renamed, and their directories fsynced once each, so a
+batch of blobs shares its journal commits rather than paying them one blob at a time.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import hashlib
 import os
 import secrets
 import struct
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,31 +36,78 @@ MAGIC = b"RRB1"
 CHUNK = 1024 * 1024
 TAG = 16
 _HEADER = struct.Struct(">4s8sQ")
-#: Directory fsyncs of a batch in flight at once (they wait on the disk, not the CPU).
+#: fsyncs of a batch in flight at once (they wait on the disk, not the CPU).
 SYNC_THREADS = 8
 
 
-class DirSyncBatch:
-    """Directories to fsync once each, when :meth:`sync` is called (a
-    :class:`~server.storage.base.WriteBatch`; shared by the threads putting blobs)."""
+@dataclass(frozen=True)
+class _Staged:
+    """A blob written whole to a temporary file beside its place, not yet synced."""
+
+    temporary: Path
+    target: Path
+    #: Directories made for it (their parents must be synced too).
+    created: tuple[Path, ...]
+
+
+class StagedBatch:
+    """Blobs to make durable together (a :class:`~server.storage.base.WriteBatch`, shared
+    by the threads putting blobs).
+
+    A blob put into the batch is written to a temporary file, whose fsync starts at once
+    on a sync thread while the caller goes on; :meth:`sync` waits for those fsyncs,
+    renames each file into place, then fsyncs each directory once. The fsyncs overlap
+    each other (sharing the file system's journal commits) and the caller's work, and a
+    blob reaches its name only once its bytes are durable, so a name in the store always
+    holds a whole blob.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._staged: list[tuple[_Staged, Future[None]]] = []
         self._dirs: set[Path] = set()
+
+    def stage(self, staged: _Staged) -> None:
+        syncing = _sync_pool().submit(_fsync_file, staged.temporary)
+        with self._lock:
+            self._staged.append((staged, syncing))
 
     def add(self, directories: set[Path]) -> None:
         with self._lock:
             self._dirs |= directories
 
     def sync(self) -> None:
-        """Sync every directory once, all at once: concurrent fsyncs share the file
-        system's journal commits, where one after another each may wait for its own."""
+        """Make every blob put so far durable, in place. On an error none of the blobs not
+        yet renamed is kept (those renamed are whole, and unreferenced until the caller's
+        transaction commits)."""
         with self._lock:
-            dirs, self._dirs = self._dirs, set()
+            staged, dirs = self._staged, self._dirs
+            self._staged, self._dirs = [], set()
+        try:
+            for _blob, syncing in staged:
+                syncing.result()
+            for blob, _syncing in staged:
+                os.replace(blob.temporary, blob.target)
+                dirs.add(blob.target.parent)
+                dirs.update(d.parent for d in blob.created)
+        except BaseException:
+            _unlink_all(blob.temporary for blob, _ in staged)
+            raise
         if len(dirs) == 1:
             _fsync_dir(dirs.pop())
         elif dirs:
             list(_sync_pool().map(_fsync_dir, dirs))
+
+    def discard(self) -> None:
+        """Let go of the blobs staged and not synced."""
+        with self._lock:
+            staged, self._staged, self._dirs = self._staged, [], set()
+        _unlink_all(blob.temporary for blob, _ in staged)
+
+
+def _unlink_all(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 _pool_lock = threading.Lock()
@@ -71,7 +118,7 @@ def _sync_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="dir-sync")
+            _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="blob-sync")
         return _pool
 
 
@@ -109,8 +156,8 @@ class EncryptedFileStore:
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
 
-    def write_batch(self) -> DirSyncBatch:
-        return DirSyncBatch()
+    def write_batch(self) -> StagedBatch:
+        return StagedBatch()
 
     def put_bytes(
         self, data: bytes, *, sha256: str | None = None, batch: WriteBatch | None = None
@@ -141,7 +188,7 @@ class EncryptedFileStore:
             self._stored_earlier(digest, _own(batch))
         return BlobRef(digest, size)
 
-    def _stored_earlier(self, digest: str, batch: DirSyncBatch | None) -> None:
+    def _stored_earlier(self, digest: str, batch: StagedBatch | None) -> None:
         """With a batch, a blob found already in place may be another batch's not yet
         synced rename: sync its directories too."""
         if batch is not None:
@@ -153,34 +200,39 @@ class EncryptedFileStore:
         digest: str,
         size: int,
         chunks: Iterable[bytes | memoryview],
-        batch: DirSyncBatch | None,
+        batch: StagedBatch | None,
     ) -> None:
         target = self._path(digest)
-        created = _make_dirs(target.parent, self.root)
-        prefix = secrets.token_bytes(8)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        created = tuple(_make_dirs(target.parent, self.root))
+        temporary = target.with_name(f".tmp-{secrets.token_hex(8)}")
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(_HEADER.pack(MAGIC, prefix, size))
-                total_chunks = max(1, -(-size // CHUNK))
-                for index, chunk in enumerate(chunks):
-                    last = index == total_chunks - 1
-                    out.write(self._aead.encrypt(_nonce(prefix, index), chunk, _aad(digest, last)))
-                if size == 0:
-                    out.write(self._aead.encrypt(_nonce(prefix, 0), b"", _aad(digest, True)))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp_name, target)
+            with temporary.open("xb") as out:
+                self._seal(out, digest, size, chunks)
+                if batch is None:
+                    out.flush()
+                    os.fsync(out.fileno())
+            if batch is not None:
+                batch.stage(_Staged(temporary, target, created))
+                return
+            os.replace(temporary, target)
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
         # The rename and any new directory are durable only once their parents are synced.
-        directories = {target.parent, *(d.parent for d in created)}
-        if batch is not None:
-            batch.add(directories)
-            return
-        for directory in directories:
+        for directory in {target.parent, *(d.parent for d in created)}:
             _fsync_dir(directory)
+
+    def _seal(
+        self, out: BinaryIO, digest: str, size: int, chunks: Iterable[bytes | memoryview]
+    ) -> None:
+        prefix = secrets.token_bytes(8)
+        out.write(_HEADER.pack(MAGIC, prefix, size))
+        total_chunks = max(1, -(-size // CHUNK))
+        for index, chunk in enumerate(chunks):
+            last = index == total_chunks - 1
+            out.write(self._aead.encrypt(_nonce(prefix, index), chunk, _aad(digest, last)))
+        if size == 0:
+            out.write(self._aead.encrypt(_nonce(prefix, 0), b"", _aad(digest, True)))
 
     def size(self, sha256: str) -> int:
         with self._open(sha256) as handle:
@@ -216,8 +268,8 @@ def _aad(digest: str, last: bool) -> bytes:
     return digest.encode() + (b"\x01" if last else b"\x00")
 
 
-def _own(batch: WriteBatch | None) -> DirSyncBatch | None:
-    if batch is not None and not isinstance(batch, DirSyncBatch):
+def _own(batch: WriteBatch | None) -> StagedBatch | None:
+    if batch is not None and not isinstance(batch, StagedBatch):
         raise TypeError("a write batch of another store")
     return batch
 
@@ -249,6 +301,14 @@ def _make_dirs(directory: Path, root: Path) -> list[Path]:
         except FileExistsError:
             pass
     return created
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(directory: Path) -> None:

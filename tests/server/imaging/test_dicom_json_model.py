@@ -101,6 +101,12 @@ def _odd(ds: Dataset) -> Dataset:
     ds.RequestAttributesSequence[0].ScheduledProcedureStepID = "SPS1"
     ds.RequestAttributesSequence[1].add_new(0x00420011, "OB", bytes(3000))
     ds.ReferencedSOPInstanceUID = "1.2.3\x00"
+    ds.PatientName = "MÜLLER^JÜRGEN==MUELLER"  # not ASCII: pydicom decodes it
+    ds.ReferringPhysicianName = "WELBY^MARCUS^^DR=\\SMITH^J=="
+    ds.add_new(0x00081050, "PN", "A^B=C=D=E")  # PerformingPhysicianName: four groups
+    ds.add_new(0x00081060, "PN", "  ")  # NameOfPhysiciansReadingStudy: blank
+    ds.add_new(0x00081070, "PN", "OP^ONE=\\=X")  # OperatorsName: an empty name
+    ds.add_new(0x00101001, "PN", "ALIAS^\x00")  # OtherPatientNames: a NUL inside
     return ds
 
 

@@ -8,8 +8,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from server.config import Settings
 from server.imaging.dicom_header import HeaderError, read_header
@@ -61,6 +63,29 @@ def test_header_fields_and_json_model(tmp_path: Path) -> None:
     assert header.patient_birth_date == date(1970, 1, 1)
     assert header.metadata["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": "SYNTHETIC^ALEX"}]}
     assert "7FE00010" not in header.metadata  # never the pixels
+
+
+@pytest.mark.parametrize(
+    ("charset", "name"),
+    [
+        (None, "SYNTHETIC^ALEX"),
+        (None, "DOE^JANE^^MS=\\DOE^J"),  # two names; groups, an empty trailing one dropped
+        (None, "ROE^RICHARD==ROE"),
+        ("ISO_IR 100", "MÜLLER^JÜRGEN"),
+    ],
+)
+def test_person_names_indexed_as_pydicom_writes_them(
+    tmp_path: Path, charset: str | None, name: str
+) -> None:
+    ds = ct()[0]
+    if charset:
+        ds.SpecificCharacterSet = charset
+    ds.PatientName = ds.ReferringPhysicianName = name
+    header = header_of(ds, tmp_path)
+    reread = pydicom.dcmread(tmp_path / "f.dcm", stop_before_pixels=True)
+    names = reread.PatientName
+    expected = "\\".join(map(str, names)) if isinstance(names, MultiValue) else str(names)
+    assert header.patient_name == header.referring_physician_name == expected
 
 
 def test_ct_mr_stored_and_extras_not_counted(tmp_path: Path) -> None:

@@ -272,12 +272,16 @@ def test_closed_case_refuses_new_but_repeats_are_still_200(
 
 
 def test_a_long_request_is_committed_batch_by_batch_and_a_break_says_what_was_stored(
-    patient: Account, case: Case, db: Session, monkeypatch: pytest.MonkeyPatch
+    patient: Account,
+    case: Case,
+    db: Session,
+    live_app: FastAPI,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(ingest, "BATCH_SIZE", 2)
     files = [to_bytes(ds) for ds in ct(slices=6, seed=12)]
-    body, content_type = stow_body(files[:5])
-    cut = body[: body.rindex(b"--rr-test-boundary--")]  # five whole parts, no closing boundary
+    body, content_type = stow_body(files)
+    cut = body[: body.index(files[5]) + 1000]  # five whole parts, the sixth cut short
     response = patient.http.post(
         "/dicomweb/studies",
         content=cut,
@@ -287,6 +291,9 @@ def test_a_long_request_is_committed_batch_by_batch_and_a_break_says_what_was_st
     assert response.status_code == 400, response.text
     assert response.json()["detail"].endswith("The first 4 instances were stored.")
     assert db.scalar(select(func.count()).select_from(Instance)) == 4
+    blobs = live_app.state.blobs  # the fifth, prepared but not committed, is let go
+    assert not blobs.exists(hashlib.sha256(files[4]).hexdigest())
+    assert not [p for p in blobs.root.rglob("*") if p.name.startswith(".tmp-")]
     db.commit()
     whole = stow(patient.http, files, case_id=case.id)  # the retry: repeats and the rest
     assert whole.status_code == 200, whole.text

@@ -84,8 +84,35 @@ def test_blobs_put_in_a_batch_have_their_directories_synced_once_when_it_is_sync
     second = store.put_bytes(b"second", batch=batch)
     store.put_bytes(b"first", batch=batch)  # already there: its directory is synced again
     assert synced == []
+    assert not store.exists(second.sha256)  # staged: not under its name before the sync
     batch.sync()
     assert store.read_bytes(second.sha256) == b"second"
     leaf = store._path(second.sha256).parent
     assert {leaf, leaf.parent, store.root, store._path(first.sha256).parent} <= set(synced)
     assert len(synced) == len(set(synced))
+
+
+def test_a_discarded_batch_leaves_nothing_behind(store: EncryptedFileStore) -> None:
+    batch = store.write_batch()
+    refs = [store.put_bytes(f"blob {n}".encode(), batch=batch) for n in range(5)]
+    batch.discard()
+    batch.sync()  # nothing left to sync
+    assert not any(store.exists(ref.sha256) for ref in refs)
+    assert [p for p in store.root.rglob("*") if p.is_file()] == []
+
+
+def test_a_failed_sync_keeps_no_staged_blob(
+    store: EncryptedFileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.storage import encrypted_fs
+
+    def failing(_path: Path) -> None:
+        raise OSError(5, "I/O error")
+
+    batch = store.write_batch()
+    monkeypatch.setattr(encrypted_fs, "_fsync_file", failing)
+    ref = store.put_bytes(b"never durable", batch=batch)
+    with pytest.raises(OSError, match="I/O error"):
+        batch.sync()
+    assert not store.exists(ref.sha256)
+    assert [p for p in store.root.rglob("*") if p.is_file()] == []
