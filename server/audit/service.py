@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.audit.models import AuditChainHead, AuditEvent, Outcome
@@ -47,6 +47,9 @@ _HASHED_FIELDS = (
 )
 
 
+_COLUMNS = (*_HASHED_FIELDS, "hash")
+
+
 def event_hash(event: AuditEvent) -> str:
     """SHA-256 over the canonical JSON of every field but the hash itself."""
     values = {name: getattr(event, name) for name in _HASHED_FIELDS}
@@ -56,13 +59,26 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _locked_head(session: Session) -> AuditChainHead:
-    head = session.scalars(select(AuditChainHead).with_for_update()).first()
-    if head is None:
-        head = AuditChainHead(id=1, last_event_id=0, last_hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
-    return head
+_events = AuditEvent.__table__
+_heads = AuditChainHead.__table__
+#: The statements of an append, built once (compiled once, then cached by SQLAlchemy).
+_READ_HEAD = select(_heads.c.last_event_id, _heads.c.last_hash).with_for_update()
+_NEW_HEAD = insert(_heads)
+_MOVE_HEAD = (
+    update(_heads)
+    .where(_heads.c.id == 1)
+    .values(last_event_id=bindparam("new_id"), last_hash=bindparam("new_hash"))
+)
+_APPEND = insert(_events)
+
+
+def _locked_head(connection: Connection) -> tuple[int, str]:
+    """The newest event's id and hash, read with the head row locked (``FOR UPDATE``)."""
+    row = connection.execute(_READ_HEAD).first()
+    if row is None:
+        connection.execute(_NEW_HEAD, {"id": 1, "last_event_id": 0, "last_hash": GENESIS_HASH})
+        return 0, GENESIS_HASH
+    return row.last_event_id, row.last_hash
 
 
 def record_event(
@@ -76,13 +92,17 @@ def record_event(
     case_id: str | None = None,
     detail: str | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction (the caller commits).
+    """Append one event in the caller's transaction (the caller commits); the event is
+    returned as written, detached from the session.
 
-    ``detail`` is for codes and reasons, never patient data.
+    ``detail`` is for codes and reasons, never patient data. Written with two plain
+    statements, not through the unit of work: appends are on every request's path.
     """
-    head = _locked_head(session)
+    session.flush()  # the caller's pending changes first, as they happened
+    connection = session.connection()
+    last_id, last_hash = _locked_head(connection)
     event = AuditEvent(
-        id=head.last_event_id + 1,
+        id=last_id + 1,
         at=utcnow(),
         actor_id=actor.user_id,
         actor_name=actor.username,
@@ -94,12 +114,11 @@ def record_event(
         client_addr=actor.client_addr,
         outcome=outcome,
         detail=detail,
-        prev_hash=head.last_hash,
+        prev_hash=last_hash,
     )
     event.hash = event_hash(event)
-    session.add(event)
-    head.last_event_id, head.last_hash = event.id, event.hash
-    session.flush()
+    connection.execute(_APPEND, {name: getattr(event, name) for name in _COLUMNS})
+    connection.execute(_MOVE_HEAD, {"new_id": event.id, "new_hash": event.hash})
     return event
 
 
@@ -155,7 +174,7 @@ def verify_chain(session: Session) -> ChainReport:
                 f"event {event.id}: contents do not match its hash (altered or inserted)"
             )
         expected_id, prev_hash = event.id + 1, event.hash
-    head = session.scalars(select(AuditChainHead)).first()
+    head = session.execute(select(AuditChainHead.last_event_id, AuditChainHead.last_hash)).first()
     last_id = expected_id - 1
     if head is not None and (head.last_event_id, head.last_hash) != (last_id, prev_hash):
         if head.last_event_id > last_id:
@@ -187,7 +206,7 @@ def export_events(session: Session, out: IO[str], *, since: datetime | None = No
     """Write events as JSON lines; returns how many."""
     count = 0
     for event in iter_events(session, since=since):
-        row = {name: getattr(event, name) for name in (*_HASHED_FIELDS, "hash")}
+        row = {name: getattr(event, name) for name in _COLUMNS}
         row["at"] = event.at.isoformat()
         row["outcome"] = str(event.outcome)
         out.write(json.dumps(row, sort_keys=True) + "\n")

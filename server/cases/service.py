@@ -202,14 +202,18 @@ def record_images_accepted(
     study_instance_uid: str | None = None,
     settings: Settings | None = None,
     reevaluate: bool = True,
+    locked: bool = False,
 ) -> Case:
     """Imaging tells the case that ``image_count`` images (in total) of the study are in.
 
     With ``reevaluate`` (the default) readiness is checked, so the case may become ready and
     be assigned at once: report mid-upload batches with ``reevaluate=False`` and the
-    finished upload (or STOW-RS request) with ``True``. The caller commits.
+    finished upload (or STOW-RS request) with ``True``. ``locked``: the caller read the
+    case with its row locked in this transaction (else it is re-read so). The caller
+    commits.
     """
-    lock_row(session, case)
+    if not locked:
+        lock_row(session, case)
     if case.status not in (CaseStatus.DRAFT, CaseStatus.SUBMITTED, CaseStatus.READY):
         raise Conflict(f"The case is {case.status}; images can no longer be added.", field="status")
     now = utcnow()

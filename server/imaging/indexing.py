@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from server.audit.service import Actor, record_event
@@ -54,7 +54,8 @@ def commit_batch(
 ) -> None:
     """Index ``judged`` (whose blobs are durable already) into the case; commits."""
     try:
-        case = session.scalars(select(Case).where(Case.id == case_id).with_for_update()).one()
+        locking = select(Case).where(Case.id == case_id).with_for_update()
+        case = session.scalars(locking.execution_options(populate_existing=True)).one()
         accepting = case.status in ACCEPTING
         existing = _existing_instances(session, case_id, judged)
         index = Index(session, case_id)
@@ -86,7 +87,7 @@ def commit_batch(
             _record_verdicts(session, upload_id=upload_id, judged=judged, first_seq=first_seq)
             _count_on_upload(session, upload_id, counts)
         if stored_images:
-            tell_case(session, case=case, actor=actor, settings=settings)
+            tell_case(session, case=case, actor=actor, settings=settings, locked=True)
         record_event(
             session,
             actor=actor,
@@ -283,19 +284,19 @@ def _count_on_upload(session: Session, upload_id: str, counts: Counter[Verdict])
     upload.skipped_count += counts.get(Verdict.SKIPPED, 0)
 
 
-def tell_case(session: Session, *, case: Case, actor: Actor, settings: Settings) -> None:
-    """Totals over the case's index, and the main study's description, to the cases service."""
+def tell_case(
+    session: Session, *, case: Case, actor: Actor, settings: Settings, locked: bool = False
+) -> None:
+    """Totals over the case's index, and the main study's description, to the cases service
+    (``locked``: the case's row is locked in this transaction already)."""
     session.flush()
-    image_count = session.scalar(
-        select(func.count(Instance.id)).where(Instance.case_id == case.id, Instance.is_image)
-    )
     series_of_case = session.execute(
         select(Series.study_id, Series.modality, Series.body_part_examined, Series.number_of_images)
         .join(Study, Series.study_id == Study.id)
         .where(Study.case_id == case.id)
     ).all()
     images_by_study: Counter[int] = Counter()
-    for row in series_of_case:
+    for row in series_of_case:  # each series counts its images as they are indexed
         images_by_study[row.study_id] += row.number_of_images
     # The main study: the most images, the first stored on a tie (the Index has its row).
     main_id = min(images_by_study, key=lambda sid: (-images_by_study[sid], sid), default=None)
@@ -306,7 +307,7 @@ def tell_case(session: Session, *, case: Case, actor: Actor, settings: Settings)
     record_images_accepted(
         session,
         case=case,
-        image_count=int(image_count or 0),
+        image_count=sum(images_by_study.values()),
         modality=modality,
         body_part=body_part,
         study_description=main.study_description if main else None,
@@ -315,6 +316,7 @@ def tell_case(session: Session, *, case: Case, actor: Actor, settings: Settings)
         series_count=len(series_rows),
         study_instance_uid=main.study_instance_uid if main else None,
         settings=settings,
+        locked=locked,
     )
 
 

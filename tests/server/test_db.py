@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from server.accounts.models import ApiToken
-from server.audit.models import AuditEvent
+from server.audit.models import AuditEvent, Outcome
 from server.audit.service import SYSTEM, record_event
 from server.db import begin_reading, json_dumps, make_engine, make_sessionmaker, utcnow
 from server.tables import Base
@@ -39,11 +39,14 @@ def test_foreign_keys_are_enforced(sqlite_engine) -> None:
     session.close()
 
 
+def _event(*, at: datetime) -> AuditEvent:
+    return AuditEvent(id=1, at=at, action="test", outcome=Outcome.SUCCESS, prev_hash="0", hash="1")
+
+
 def test_timestamps_are_stored_and_returned_in_utc(sqlite_engine) -> None:
     toronto = timezone(timedelta(hours=-5))
     session = make_sessionmaker(sqlite_engine)()
-    event = record_event(session, actor=SYSTEM, action="test")
-    event.at = datetime(2026, 11, 30, 9, 0, tzinfo=toronto)
+    session.add(_event(at=datetime(2026, 11, 30, 9, 0, tzinfo=toronto)))
     session.commit()
     session.expunge_all()
     stored = session.scalars(select(AuditEvent)).one()
@@ -54,8 +57,7 @@ def test_timestamps_are_stored_and_returned_in_utc(sqlite_engine) -> None:
 
 def test_naive_timestamps_are_refused(sqlite_engine) -> None:
     session = make_sessionmaker(sqlite_engine)()
-    event = record_event(session, actor=SYSTEM, action="test")
-    event.at = datetime(2026, 11, 30, 9, 0)
+    session.add(_event(at=datetime(2026, 11, 30, 9, 0)))
     with pytest.raises(StatementError, match="naive datetime"):
         session.commit()
     session.close()
