@@ -27,8 +27,10 @@ from typing import Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset
-from pydicom.filereader import _read_file_meta_info, read_preamble
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.filereader import _read_file_meta_info, read_dataset, read_preamble
+from pydicom.uid import PrivateTransferSyntaxes
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 
 from server.imaging.models import RefusalReason
 
@@ -129,15 +131,16 @@ def read_header(source: Source) -> Header:
 
 
 def _read(source: Source) -> Header:
-    if _plain_meta(source):
-        return _parse(source)
+    meta = _simple_meta(source)
+    if meta is not None:
+        return _parse_data_set(source, meta)
     try:
         with _open(source) as handle:
             read_preamble(handle, False)
-            meta = _read_file_meta_info(handle)
+            file_meta = _read_file_meta_info(handle)
             data_set_start = handle.tell()
-        transfer_syntax = str(meta.get("TransferSyntaxUID", "") or "")
-        media_sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "")
+        transfer_syntax = str(file_meta.get("TransferSyntaxUID", "") or "")
+        media_sop_class = str(file_meta.get("MediaStorageSOPClassUID", "") or "")
     except Exception as error:  # pydicom raises many types on bad bytes
         raise HeaderError(RefusalReason.UNREADABLE, type(error).__name__) from None
     if media_sop_class == DICOMDIR_SOP_CLASS:
@@ -147,60 +150,126 @@ def _read(source: Source) -> Header:
     return _parse(source)
 
 
+@dataclass(frozen=True)
+class _Meta:
+    """What the File Meta Information says of the data set after it."""
+
+    transfer_syntax: str
+    media_sop_class: str
+    data_set_start: int
+
+
 _SPECIAL_UIDS = (DEFLATED_TRANSFER_SYNTAX.encode(), DICOMDIR_SOP_CLASS.encode())
 _META_MAX_ELEMENTS = 64
+_GROUP_LENGTH, _MEDIA_SOP_CLASS, _TRANSFER_SYNTAX = 0x0000, 0x0002, 0x0010
+#: (implicit VR, little endian) of a data set, by transfer syntax, as pydicom reads it;
+#: any other transfer syntax but these is explicit VR little endian.
+_ENCODINGS = {
+    "1.2.840.10008.1.2": (True, True),
+    "1.2.840.10008.1.2.2": (False, False),
+}
 
 
-def _plain_meta(source: Source) -> bool:
-    """True when no File Meta Information element (PS3.10 §7.1: explicit VR little
-    endian, group 0002, read as pydicom reads it — until the group changes) names a
-    deflated data set or a DICOMDIR, so that one parse is enough. False when in doubt:
-    the careful path then reads the meta first."""
+def _simple_meta(source: Source) -> _Meta | None:
+    """The File Meta Information (PS3.10 §7.1: explicit VR little endian, group 0002,
+    read as pydicom reads it — until the group changes), when it is plain: it names a
+    transfer syntax that is neither deflated nor private, and no DICOMDIR, so that the
+    data set can be read at once. ``None`` when in doubt: pydicom then reads it all."""
+    values: dict[int, str] = {}
     with _open(source) as handle:
         handle.seek(132)
         for _ in range(_META_MAX_ELEMENTS):
+            start = handle.tell()
             head = handle.read(8)
             if len(head) < 8:
-                return False
-            if head[:2] != b"\x02\x00":
-                return True
+                return None
+            group, element = struct.unpack("<HH", head[:4])
+            if group != 2:
+                transfer_syntax = values.get(_TRANSFER_SYNTAX)
+                if not transfer_syntax or transfer_syntax in PrivateTransferSyntaxes:
+                    return None
+                return _Meta(transfer_syntax, values.get(_MEDIA_SOP_CLASS, ""), start)
             vr = head[4:6]
-            if not vr.isalpha():
-                return False
+            if vr not in _VRS:  # pydicom would guess
+                return None
             if vr in _LONG_VRS:
                 long_length = handle.read(4)
                 if len(long_length) < 4:
-                    return False
+                    return None
                 (length,) = struct.unpack("<I", long_length)
             else:
                 (length,) = struct.unpack("<H", head[6:8])
             if length > 64 * 1024:
-                return False
+                return None
             value = handle.read(length)
             if len(value) < length or any(uid in value for uid in _SPECIAL_UIDS):
-                return False
-    return False
+                return None
+            if element == _GROUP_LENGTH and (vr != b"UL" or length != 4):
+                return None  # pydicom reads it, and fails
+            if element in (_MEDIA_SOP_CLASS, _TRANSFER_SYNTAX):
+                if not value.isascii():
+                    return None
+                values[element] = value.decode("ascii").strip(" \x00")
+    return None
 
 
-def _parse(source: Source) -> Header:
+def _at_pixel_data(tag: int, _vr: str | None, _length: int) -> bool:
+    """Where pydicom's ``stop_before_pixels`` stops."""
+    return tag in _PIXEL_DATA_TAGS
+
+
+_PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})
+
+
+def _parse_data_set(source: Source, meta: _Meta) -> Header:
+    """The data set after a plain File Meta Information, read as ``dcmread`` would read
+    it (without reading the meta a second time)."""
+    implicit, little = _ENCODINGS.get(meta.transfer_syntax, (False, True))
     try:
         with _open(source) as handle:
-            ds = dcmread(handle, stop_before_pixels=True, defer_size=DEFER_SIZE)
-            transfer_syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
-            complete = _pixel_data_complete(handle, transfer_syntax)
-            if complete is None and not _has_uids(ds):
-                raise HeaderError(RefusalReason.UNREADABLE, "ends early")
-            if complete is False:
-                raise HeaderError(RefusalReason.UNREADABLE, "pixel data cut short")
-            return _header_of(ds)
+            handle.seek(meta.data_set_start)
+            if handle.read(2) == b"\x00\x00":  # a command set: pydicom's own way
+                return _parse(source)
+            handle.seek(meta.data_set_start)
+            data_set = read_dataset(
+                handle, implicit, little, stop_when=_at_pixel_data, defer_size=DEFER_SIZE
+            )
+            # As dcmread returns it: a deferred value can then be read from the source.
+            ds = FileDataset(handle, data_set, None, FileMetaDataset(), implicit, little)
+            return _checked(ds, handle, meta.transfer_syntax, meta.media_sop_class)
     except HeaderError:
         raise
     except Exception as error:
         raise HeaderError(RefusalReason.UNREADABLE, type(error).__name__) from None
 
 
+def _parse(source: Source) -> Header:
+    try:
+        with _open(source) as handle:
+            ds = dcmread(handle, stop_before_pixels=True, defer_size=DEFER_SIZE)
+            meta = ds.file_meta
+            transfer_syntax = str(meta.get("TransferSyntaxUID", "") or "")
+            media_sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "")
+            return _checked(ds, handle, transfer_syntax, media_sop_class)
+    except HeaderError:
+        raise
+    except Exception as error:
+        raise HeaderError(RefusalReason.UNREADABLE, type(error).__name__) from None
+
+
+def _checked(ds: Dataset, handle: BinaryIO, transfer_syntax: str, media_sop_class: str) -> Header:
+    """The header of a data set read up to its pixels (``handle`` there), if whole."""
+    complete = _pixel_data_complete(handle, transfer_syntax)
+    if complete is None and not _has_uids(ds):
+        raise HeaderError(RefusalReason.UNREADABLE, "ends early")
+    if complete is False:
+        raise HeaderError(RefusalReason.UNREADABLE, "pixel data cut short")
+    return _header_of(ds, transfer_syntax, media_sop_class)
+
+
 _PIXEL_TAGS = {b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"}
-_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"SQ", b"UT", b"UC", b"UR"}
+_VRS = frozenset(vr.value.encode() for vr in VR if len(vr.value) == 2)
+_LONG_VRS = frozenset(vr.value.encode() for vr in EXPLICIT_VR_LENGTH_32)
 _SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 
 
@@ -256,14 +325,13 @@ def _check_inflated(source: Source, start: int) -> None:
         raise HeaderError(RefusalReason.UNREADABLE, "deflate stream cut short")
 
 
-def _header_of(ds: Dataset) -> Header:
-    meta = ds.file_meta
-    transfer_syntax = _uid(meta.get("TransferSyntaxUID"))
+def _header_of(ds: Dataset, transfer_syntax: str, media_sop_class: str) -> Header:
+    transfer_syntax = _uid(transfer_syntax)
     # The JSON model first: it reads raw elements faster than pydicom converts them,
     # and the indexed attributes are then taken from it.
     metadata = json_model(ds)
     attrs = _Attributes(metadata)
-    sop_class = attrs.uid("00080016") or _uid(meta.get("MediaStorageSOPClassUID"))
+    sop_class = attrs.uid("00080016") or _uid(media_sop_class)
     if sop_class == DICOMDIR_SOP_CLASS:
         raise HeaderError(RefusalReason.DICOMDIR)
     sop_instance = attrs.uid("00080018")
