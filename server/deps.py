@@ -1,35 +1,47 @@
-"""Request-scoped dependencies shared by every router."""
+"""Request-scoped dependencies shared by every router.
+
+They are ``async`` because they do no I/O: FastAPI runs a plain ``def`` dependency on a
+worker thread, and each such hop costs a request milliseconds while the event loop is
+busy. Only the session's closing, which may talk to the database, goes to a thread.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from server.config import Settings
 from server.storage import BlobStore
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; services commit at their boundary, anything else rolls back."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; services commit at their boundary, anything else rolls back.
+
+    Made here (it connects only when first used, on the thread that uses it) and closed
+    on a worker thread, even when the request is cancelled (its connection goes back to
+    the pool)."""
     session: Session = request.app.state.sessionmaker()
     try:
         yield session
     finally:
-        session.close()
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(session.close)
 
 
-def get_blob_store(request: Request) -> BlobStore:
+async def get_blob_store(request: Request) -> BlobStore:
     return request.app.state.blobs
 
 
-def client_address(request: Request) -> str | None:
+async def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 

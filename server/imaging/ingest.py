@@ -152,6 +152,7 @@ class StreamingIngest:
         self._candidates.append(candidate)
         if candidate.data is not None and len(candidate.data) <= INLINE_MAX:
             self._pending.append(_done(loop, work))
+            await asyncio.sleep(0)  # let the other requests on this loop have their turn
         else:
             self._pending.append(loop.run_in_executor(store_pool(), work))
         while len(busy := [f for f in self._pending if not f.done()]) > self._max_in_flight:

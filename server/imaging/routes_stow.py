@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,7 @@ from server.audit.service import Actor
 from server.cases.access import load_case_for
 from server.config import Settings
 from server.db import begin_reading
-from server.deps import BlobStoreDep, ClientAddr, SessionDep, SettingsDep
+from server.deps import BlobStoreDep, SessionDep
 from server.imaging import stow, upload_codes
 from server.imaging.ingest import StreamingIngest
 from server.imaging.judging import IntakeRules
@@ -61,26 +62,47 @@ class StowCaller:
     actor: Actor
 
 
-def stow_caller(
-    session: SessionDep,
-    settings: SettingsDep,
-    client_addr: ClientAddr,
+@dataclass(frozen=True)
+class StowCredentials:
+    """What the request says of who it is and which case it stores into."""
+
+    token: str
+    case_id: str | None
+
+
+async def stow_credentials(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     case_id: Annotated[str | None, Query(description="The case (with a login token)")] = None,
     x_readroom_case: Annotated[str | None, Header()] = None,
-) -> StowCaller:
-    """Who stores into which case: an upload code, or a login token plus a case id.
-
-    Read in a transaction that does not queue for SQLite's write lock behind other
-    uploads' commits; the occasional last-used time it writes is let go if another
-    writer got there first (the next request writes it)."""
-    challenge = {"WWW-Authenticate": "Bearer"}
+) -> StowCredentials:
     if credentials is None:
-        raise Unauthorized("Send a login token or an upload code.", headers=challenge)
-    token = credentials.credentials
+        raise Unauthorized(
+            "Send a login token or an upload code.", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return StowCredentials(credentials.credentials, case_id or x_readroom_case)
+
+
+StowCredentialsDep = Annotated[StowCredentials, Depends(stow_credentials)]
+
+
+def begin_store(
+    session: Session,
+    *,
+    settings: Settings,
+    client_addr: str | None,
+    credentials: StowCredentials,
+    study: str | None,
+) -> tuple[StowCaller, IntakeRules]:
+    """Who stores into which case, and the rules the case's files are judged by: one call
+    on a worker thread (each hop to a thread costs a request milliseconds while the event
+    loop is busy storing other requests' instances).
+
+    The caller is identified in a transaction that does not queue for SQLite's write lock
+    behind other uploads' commits; the occasional last-used time it writes is let go if
+    another writer got there first (the next request writes it)."""
     begin_reading(session)
     try:
-        caller = _identify(session, settings, client_addr, token, case_id or x_readroom_case)
+        caller = _identify(session, settings, client_addr, credentials.token, credentials.case_id)
     except BaseException:
         session.rollback()
         raise
@@ -88,7 +110,10 @@ def stow_caller(
         session.commit()  # a last-used time, if due
     except OperationalError:
         session.rollback()
-    return caller
+    rules = IntakeRules.load(
+        session, case_id=caller.case_id, settings=settings, expected_study_uid=study
+    )
+    return caller, rules
 
 
 def _identify(
@@ -123,27 +148,27 @@ def _identify(
     return StowCaller(wanted, principal.actor)
 
 
-StowCallerDep = Annotated[StowCaller, Depends(stow_caller)]
-
-
 async def _store(
     request: Request,
     session: Session,
-    caller: StowCaller,
+    credentials: StowCredentials,
     blobs: BlobStoreDep,
     study: str | None,
 ) -> JSONResponse:
     """Each instance is judged and stored while the rest of the body arrives; the rows are
     committed once the body is complete (or, past a batch, batch by batch)."""
     settings = request.app.state.settings
-    boundary = stow.parse_content_type(request.headers.get("content-type"))
-    rules = await run_in_threadpool(
-        IntakeRules.load,
-        session,
-        case_id=caller.case_id,
-        settings=settings,
-        expected_study_uid=study,
+    caller, rules = await run_in_threadpool(
+        partial(
+            begin_store,
+            session,
+            settings=settings,
+            client_addr=request.client.host if request.client else None,
+            credentials=credentials,
+            study=study,
+        )
     )
+    boundary = stow.parse_content_type(request.headers.get("content-type"))
     ingest = StreamingIngest(session, rules=rules, blobs=blobs, actor=caller.actor)
     with tempfile.TemporaryDirectory(dir=uploads_dir(settings), prefix="stow-") as work:
         try:
@@ -178,13 +203,20 @@ async def _store(
 
 @router.post("/studies", summary="Store instances (STOW-RS) into a case")
 async def store_instances(
-    request: Request, session: SessionDep, caller: StowCallerDep, blobs: BlobStoreDep
+    request: Request,
+    session: SessionDep,
+    credentials: StowCredentialsDep,
+    blobs: BlobStoreDep,
 ) -> JSONResponse:
-    return await _store(request, session, caller, blobs, None)
+    return await _store(request, session, credentials, blobs, None)
 
 
 @router.post("/studies/{study}", summary="Store instances of one study (STOW-RS) into a case")
 async def store_study_instances(
-    study: str, request: Request, session: SessionDep, caller: StowCallerDep, blobs: BlobStoreDep
+    study: str,
+    request: Request,
+    session: SessionDep,
+    credentials: StowCredentialsDep,
+    blobs: BlobStoreDep,
 ) -> JSONResponse:
-    return await _store(request, session, caller, blobs, study)
+    return await _store(request, session, credentials, blobs, study)
