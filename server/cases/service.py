@@ -176,7 +176,7 @@ def evaluate_readiness(
     """Move a submitted case to ready when images, referral and payment are in (starting
     the turnaround clock), then try to assign it. Returns the status reached; the caller
     commits."""
-    if case.status is CaseStatus.SUBMITTED and not rules.missing_for_ready(case):
+    if case.status is CaseStatus.SUBMITTED and rules.is_ready(case):
         now = now or utcnow()
         transition(
             session, case=case, to=CaseStatus.READY, actor=actor, note="requirements met", now=now

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.audit.service import Actor, record_event
@@ -103,15 +104,69 @@ def commit_batch(
         raise
 
 
+_instances = Instance.__table__
+_studies = Study.__table__
+_series = Series.__table__
+
+#: The statements of a batch's index, built once (then compiled once and cached).
+_EXISTING = select(_instances.c.sop_instance_uid, _instances.c.blob_sha256).where(
+    _instances.c.case_id == bindparam("case_id"),
+    _instances.c.sop_instance_uid.in_(bindparam("uids", expanding=True)),
+)
+_FIND_STUDY = select(
+    _studies.c.id,
+    _studies.c.modalities,
+    _studies.c.number_of_series,
+    _studies.c.number_of_instances,
+).where(
+    _studies.c.case_id == bindparam("case_id"), _studies.c.study_instance_uid == bindparam("uid")
+)
+_FIND_SERIES = select(
+    _series.c.id, _series.c.number_of_instances, _series.c.number_of_images
+).where(
+    _series.c.study_id == bindparam("study_id"), _series.c.series_instance_uid == bindparam("uid")
+)
+_NEW_STUDY = insert(_studies)
+_NEW_SERIES = insert(_series)
+_NEW_INSTANCES = insert(_instances)
+_COUNT_STUDY = (
+    update(_studies)
+    .where(_studies.c.id == bindparam("row_id"))
+    .values(
+        modalities=bindparam("new_modalities"),
+        number_of_series=bindparam("new_series"),
+        number_of_instances=bindparam("new_instances"),
+    )
+)
+_COUNT_SERIES = (
+    update(_series)
+    .where(_series.c.id == bindparam("row_id"))
+    .values(
+        number_of_instances=bindparam("new_instances"), number_of_images=bindparam("new_images")
+    )
+)
+_SERIES_OF_CASE = (
+    select(
+        _series.c.study_id,
+        _series.c.modality,
+        _series.c.body_part_examined,
+        _series.c.number_of_images,
+    )
+    .join(_studies, _series.c.study_id == _studies.c.id)
+    .where(_studies.c.case_id == bindparam("case_id"))
+)
+_MAIN_STUDY = select(
+    _studies.c.study_instance_uid, _studies.c.study_description, _studies.c.study_date
+).where(_studies.c.id == bindparam("study_id"))
+
+
 def _existing_instances(session: Session, case_id: str, judged: list[Judged]) -> dict[str, str]:
     uids = sorted({j.header.sop_instance_uid for j in judged if j.header is not None})
     found: dict[str, str] = {}
+    connection = session.connection()
     for start in range(0, len(uids), 500):
-        rows = session.execute(
-            select(Instance.sop_instance_uid, Instance.blob_sha256).where(
-                Instance.case_id == case_id,
-                Instance.sop_instance_uid.in_(uids[start : start + 500]),
-            )
+        rows = connection.execute(
+            _EXISTING, {"case_id": case_id, "uids": uids[start : start + 500]}
         )
         found.update({uid: sha for uid, sha in rows})
     return found
@@ -151,72 +206,89 @@ def _hold(
     )
 
 
+@dataclass
+class _Counted:
+    """A study or series row of the index and its counts, as they will be written."""
+
+    id: int
+    instances: int
+    images: int = 0
+    series: int = 0
+    modalities: set[str] = field(default_factory=set)
+
+
 class Index:
-    """Study / Series rows of one case, created on first sight within the transaction."""
+    """Study / Series rows of one case, found or created on first sight within the
+    transaction; their counts are kept here and written, with the instances' rows, by
+    :meth:`write`. Plain statements, not the unit of work: this is every batch's path."""
 
     def __init__(self, session: Session, case_id: str) -> None:
-        self.session, self.case_id = session, case_id
-        self.studies: dict[str, Study] = {}
-        self.series: dict[tuple[int, str], Series] = {}
+        self.connection, self.case_id = session.connection(), case_id
+        self.studies: dict[str, _Counted] = {}
+        self.series: dict[tuple[int, str], _Counted] = {}
         self._rows: list[dict[str, Any]] = []
 
-    def study(self, header: Header) -> Study:
+    def study(self, header: Header) -> _Counted:
         uid = header.study_instance_uid
         if uid not in self.studies:
-            row = self.session.scalars(
-                select(Study).where(Study.case_id == self.case_id, Study.study_instance_uid == uid)
+            row = self.connection.execute(
+                _FIND_STUDY, {"case_id": self.case_id, "uid": uid}
             ).first()
             if row is None:
-                row = Study(
-                    case_id=self.case_id,
-                    study_instance_uid=uid,
-                    study_date=header.study_date,
-                    study_time=header.study_time,
-                    accession_number=header.accession_number,
-                    study_description=header.study_description,
-                    study_id=header.study_id,
-                    patient_name=header.patient_name,
-                    patient_id=header.patient_id,
-                    patient_birth_date=header.patient_birth_date,
-                    patient_sex=header.patient_sex,
-                    referring_physician_name=header.referring_physician_name,
-                    modalities="",
-                    number_of_series=0,
-                    number_of_instances=0,
+                values = {
+                    "case_id": self.case_id,
+                    "study_instance_uid": uid,
+                    "study_date": header.study_date,
+                    "study_time": header.study_time,
+                    "accession_number": header.accession_number,
+                    "study_description": header.study_description,
+                    "study_id": header.study_id,
+                    "patient_name": header.patient_name,
+                    "patient_id": header.patient_id,
+                    "patient_birth_date": header.patient_birth_date,
+                    "patient_sex": header.patient_sex,
+                    "referring_physician_name": header.referring_physician_name,
+                    "modalities": "",
+                    "number_of_series": 0,
+                    "number_of_instances": 0,
+                }
+                study_id = self.connection.execute(_NEW_STUDY, values).inserted_primary_key[0]
+                self.studies[uid] = _Counted(study_id, 0)
+            else:
+                modalities = set(filter(None, row.modalities.split("\\")))
+                self.studies[uid] = _Counted(
+                    row.id,
+                    row.number_of_instances,
+                    series=row.number_of_series,
+                    modalities=modalities,
                 )
-                self.session.add(row)
-                self.session.flush()
-            self.studies[uid] = row
         return self.studies[uid]
 
-    def series_of(self, study: Study, header: Header) -> Series:
+    def series_of(self, study: _Counted, header: Header) -> _Counted:
         key = (study.id, header.series_instance_uid)
         if key not in self.series:
-            row = self.session.scalars(
-                select(Series).where(
-                    Series.study_id == study.id,
-                    Series.series_instance_uid == header.series_instance_uid,
-                )
-            ).first()
+            uid = header.series_instance_uid
+            row = self.connection.execute(_FIND_SERIES, {"study_id": study.id, "uid": uid}).first()
             if row is None:
-                row = Series(
-                    study_id=study.id,
-                    series_instance_uid=header.series_instance_uid,
-                    modality=header.modality or "OT",
-                    series_number=header.series_number,
-                    series_description=header.series_description,
-                    body_part_examined=header.body_part_examined,
-                    series_date=header.series_date,
-                    series_time=header.series_time,
-                    number_of_instances=0,
-                    number_of_images=0,
-                )
-                self.session.add(row)
-                self.session.flush()
-                study.number_of_series += 1
-                modalities = set(filter(None, study.modalities.split("\\"))) | {row.modality}
-                study.modalities = "\\".join(sorted(modalities))[:64]
-            self.series[key] = row
+                modality = header.modality or "OT"
+                values = {
+                    "study_id": study.id,
+                    "series_instance_uid": uid,
+                    "modality": modality,
+                    "series_number": header.series_number,
+                    "series_description": header.series_description,
+                    "body_part_examined": header.body_part_examined,
+                    "series_date": header.series_date,
+                    "series_time": header.series_time,
+                    "number_of_instances": 0,
+                    "number_of_images": 0,
+                }
+                series_id = self.connection.execute(_NEW_SERIES, values).inserted_primary_key[0]
+                self.series[key] = _Counted(series_id, 0)
+                study.series += 1
+                study.modalities.add(modality)
+            else:
+                self.series[key] = _Counted(row.id, row.number_of_instances, row.number_of_images)
         return self.series[key]
 
     def add(self, item: Judged, *, upload_id: str | None) -> None:
@@ -245,15 +317,35 @@ class Index:
                 "upload_id": upload_id,
             }
         )
-        series.number_of_instances += 1
-        series.number_of_images += int(decision.is_image)
-        study.number_of_instances += 1
+        series.instances += 1
+        series.images += int(decision.is_image)
+        study.instances += 1
 
     def write(self) -> None:
-        """Insert the rows of the instances added, in one statement."""
-        if self._rows:
-            self.session.connection().execute(insert(Instance.__table__), self._rows)
-            self._rows = []
+        """Insert the rows of the instances added, in one statement, and the counts."""
+        if not self._rows:
+            return
+        self.connection.execute(_NEW_INSTANCES, self._rows)
+        self._rows = []
+        self.connection.execute(
+            _COUNT_SERIES,
+            [
+                {"row_id": s.id, "new_instances": s.instances, "new_images": s.images}
+                for s in self.series.values()
+            ],
+        )
+        self.connection.execute(
+            _COUNT_STUDY,
+            [
+                {
+                    "row_id": s.id,
+                    "new_modalities": "\\".join(sorted(s.modalities))[:64],
+                    "new_series": s.series,
+                    "new_instances": s.instances,
+                }
+                for s in self.studies.values()
+            ],
+        )
 
 
 def _record_verdicts(
@@ -290,17 +382,14 @@ def tell_case(
     """Totals over the case's index, and the main study's description, to the cases service
     (``locked``: the case's row is locked in this transaction already)."""
     session.flush()
-    series_of_case = session.execute(
-        select(Series.study_id, Series.modality, Series.body_part_examined, Series.number_of_images)
-        .join(Study, Series.study_id == Study.id)
-        .where(Study.case_id == case.id)
-    ).all()
+    connection = session.connection()
+    series_of_case = connection.execute(_SERIES_OF_CASE, {"case_id": case.id}).all()
     images_by_study: Counter[int] = Counter()
     for row in series_of_case:  # each series counts its images as they are indexed
         images_by_study[row.study_id] += row.number_of_images
     # The main study: the most images, the first stored on a tie (the Index has its row).
     main_id = min(images_by_study, key=lambda sid: (-images_by_study[sid], sid), default=None)
-    main = session.get(Study, main_id) if main_id is not None else None
+    main = connection.execute(_MAIN_STUDY, {"study_id": main_id}).first() if main_id else None
     series_rows = [r for r in series_of_case if r.study_id == main_id and r.number_of_images > 0]
     modality = _most_common(r.modality for r in series_rows)
     body_part = _most_common(r.body_part_examined for r in series_rows)

@@ -49,6 +49,7 @@ from server.cases.rules.states import (
     ReadinessFacts,
     can_transition,
     due_at,
+    is_ready,
     missing_for_ready,
     transition_refusal,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "from_cents",
     "health_card_number",
     "health_card_version",
+    "is_ready",
     "luhn_check_digit",
     "missing_details",
     "missing_for_ready",

@@ -56,6 +56,15 @@ class ReadinessFacts(Protocol):
     has_referral: bool
 
 
+def is_ready(case: ReadinessFacts) -> bool:
+    """Nothing is missing (:func:`missing_for_ready` is empty), asking in the order in
+    which the answers cost least: a case's referrals and payments are loaded only if the
+    facts before them do not already say no."""
+    return (
+        case.images_accepted_count > 0 and case.has_referral and case.amount_paid >= case.total_owed
+    )
+
+
 def missing_for_ready(case: ReadinessFacts, *, money_text: str | None = None) -> list[str]:
     """What still stands between the case and a radiologist, in plain words."""
     missing: list[str] = []

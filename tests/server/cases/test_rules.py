@@ -410,6 +410,7 @@ class Facts:
 def test_readiness(facts: Facts, missing: list[str]) -> None:
     found = rules.missing_for_ready(facts)
     assert [m.split(":")[0] for m in found] == missing
+    assert rules.is_ready(facts) is (not missing)
 
 
 def test_payment_missing_says_how_much() -> None:
