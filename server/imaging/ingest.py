@@ -17,6 +17,7 @@ transaction that refers to them commits; a batch abandoned is discarded.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,9 @@ from server.imaging.judging import IngestResult, IntakeRules, Judged, prepare
 from server.imaging.unpack import Candidate
 from server.storage import BlobStore, WriteBatch
 
-__all__ = ["BATCH_SIZE", "StreamingIngest", "ingest_candidates", "store_pool"]
+__all__ = ["BATCH_SIZE", "StreamingIngest", "ingest_candidates", "make_durable", "store_pool"]
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 64
 #: Files prepared at once (hashing, encryption, writes and fsyncs release the GIL);
@@ -85,7 +88,7 @@ def ingest_candidates(
         try:
             work = partial(prepare, rules=rules, blobs=blobs, batch=writes)
             judged = [work(batch[0])] if len(batch) == 1 else list(store_pool().map(work, batch))
-            writes.sync()
+            make_durable(writes, judged)
             commit_batch(
                 session,
                 case_id=case_id,
@@ -191,7 +194,7 @@ class StreamingIngest:
         self.result.outcomes.extend(j.outcome for j in judged)
 
     def _index(self, judged: list[Judged], writes: WriteBatch) -> None:
-        writes.sync()
+        make_durable(writes, judged)
         commit_batch(
             self._session,
             case_id=self._rules.case_id,
@@ -202,6 +205,19 @@ class StreamingIngest:
             upload_id=None,
             first_seq=self.committed,
         )
+
+
+def make_durable(writes: WriteBatch, judged: list[Judged]) -> None:
+    """Sync the batch's blobs. If that fails, every file whose blob was in the batch is
+    refused for want of storage (the index then takes none of them); the reason is
+    logged, never a file's name or content."""
+    try:
+        writes.sync()
+    except OSError as error:
+        log.error("blob sync failed: %s", type(error).__name__)
+        for item in judged:
+            if item.blob_stored:
+                item.blob_stored, item.blob_failed = False, True
 
 
 def _done(loop: asyncio.AbstractEventLoop, work: Callable[[], Judged]) -> asyncio.Future[Judged]:

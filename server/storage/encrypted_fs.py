@@ -23,8 +23,9 @@ import secrets
 import struct
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,6 +37,9 @@ MAGIC = b"RRB1"
 CHUNK = 1024 * 1024
 TAG = 16
 _HEADER = struct.Struct(">4s8sQ")
+#: Bytes of blobs put into batches that may wait in memory for a sync thread to write
+#: them (per process); past it, the caller writes its blob itself.
+WRITE_BEHIND_BUDGET = 64 * 1024 * 1024
 #: fsyncs of a batch in flight at once (they wait on the disk, not the CPU).
 SYNC_THREADS = 8
 
@@ -54,12 +58,13 @@ class StagedBatch:
     """Blobs to make durable together (a :class:`~server.storage.base.WriteBatch`, shared
     by the threads putting blobs).
 
-    A blob put into the batch is written to a temporary file, whose fsync starts at once
-    on a sync thread while the caller goes on; :meth:`sync` waits for those fsyncs,
-    renames each file into place, then fsyncs each directory once. The fsyncs overlap
-    each other (sharing the file system's journal commits) and the caller's work, and a
-    blob reaches its name only once its bytes are durable, so a name in the store always
-    holds a whole blob.
+    A blob put into the batch goes to a temporary file on a sync thread, which writes it
+    (when the caller has handed over its encrypted bytes, within
+    :data:`WRITE_BEHIND_BUDGET`) and fsyncs it while the caller goes on; :meth:`sync`
+    waits for those, renames each file into place, then fsyncs each directory once. The
+    writes and fsyncs overlap each other (sharing the file system's journal commits) and
+    the caller's work, and a blob reaches its name only once its bytes are durable, so a
+    name in the store always holds a whole blob.
     """
 
     def __init__(self) -> None:
@@ -67,8 +72,14 @@ class StagedBatch:
         self._staged: list[tuple[_Staged, Future[None]]] = []
         self._dirs: set[Path] = set()
 
-    def stage(self, staged: _Staged) -> None:
-        syncing = _sync_pool().submit(_fsync_file, staged.temporary)
+    def stage(self, staged: _Staged, sealed: list[bytes] | None = None, reserved: int = 0) -> None:
+        """Add a blob written to its temporary file, or to be written there (``sealed``,
+        ``reserved`` bytes of the write-behind budget): the writing and the fsync go to a
+        sync thread."""
+        if sealed is None:
+            syncing = _sync_pool().submit(_fsync_file, staged.temporary)
+        else:
+            syncing = _sync_pool().submit(_write_file, staged.temporary, sealed, reserved)
         with self._lock:
             self._staged.append((staged, syncing))
 
@@ -91,7 +102,8 @@ class StagedBatch:
                 dirs.add(blob.target.parent)
                 dirs.update(d.parent for d in blob.created)
         except BaseException:
-            _unlink_all(blob.temporary for blob, _ in staged)
+            wait([syncing for _blob, syncing in staged])  # then nothing is left behind
+            _let_go(staged)
             raise
         if len(dirs) == 1:
             _fsync_dir(dirs.pop())
@@ -102,14 +114,40 @@ class StagedBatch:
         """Let go of the blobs staged and not synced."""
         with self._lock:
             staged, self._staged, self._dirs = self._staged, [], set()
-        _unlink_all(blob.temporary for blob, _ in staged)
+        _let_go(staged)
 
 
-def _unlink_all(paths: Iterable[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
+def _let_go(staged: list[tuple[_Staged, Future[None]]]) -> None:
+    """Remove staged temporary files, each once its thread is done with it (a file being
+    written now would otherwise be created again after its removal)."""
+    for blob, writing in staged:
+        writing.add_done_callback(partial(_unlink, blob.temporary))
 
 
+def _unlink(path: Path, _done: Future[None]) -> None:
+    path.unlink(missing_ok=True)
+
+
+class _Budget:
+    """Bytes that may wait to be written: taken without waiting, or not at all."""
+
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self._left = size
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if size > self._left:
+                return False
+            self._left -= size
+            return True
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self._left += size
+
+
+_write_behind = _Budget(WRITE_BEHIND_BUDGET)
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
@@ -205,6 +243,10 @@ class EncryptedFileStore:
         target = self._path(digest)
         created = tuple(_make_dirs(target.parent, self.root))
         temporary = target.with_name(f".tmp-{secrets.token_hex(8)}")
+        if batch is not None and _write_behind.take(size):
+            sealed = list(self._sealed(digest, size, chunks))
+            batch.stage(_Staged(temporary, target, created), sealed, reserved=size)
+            return
         try:
             with temporary.open("xb") as out:
                 self._seal(out, digest, size, chunks)
@@ -225,14 +267,18 @@ class EncryptedFileStore:
     def _seal(
         self, out: BinaryIO, digest: str, size: int, chunks: Iterable[bytes | memoryview]
     ) -> None:
+        out.writelines(self._sealed(digest, size, chunks))
+
+    def _sealed(
+        self, digest: str, size: int, chunks: Iterable[bytes | memoryview]
+    ) -> Iterator[bytes]:
+        """The blob file's bytes: its header, then each chunk encrypted."""
         prefix = secrets.token_bytes(8)
-        out.write(_HEADER.pack(MAGIC, prefix, size))
+        yield _HEADER.pack(MAGIC, prefix, size)
         total_chunks = max(1, -(-size // CHUNK))
-        for index, chunk in enumerate(chunks):
+        for index, chunk in enumerate(chunks if size else [b""]):
             last = index == total_chunks - 1
-            out.write(self._aead.encrypt(_nonce(prefix, index), chunk, _aad(digest, last)))
-        if size == 0:
-            out.write(self._aead.encrypt(_nonce(prefix, 0), b"", _aad(digest, True)))
+            yield self._aead.encrypt(_nonce(prefix, index), chunk, _aad(digest, last))
 
     def size(self, sha256: str) -> int:
         with self._open(sha256) as handle:
@@ -301,6 +347,23 @@ def _make_dirs(directory: Path, root: Path) -> list[Path]:
         except FileExistsError:
             pass
     return created
+
+
+def _write_file(path: Path, sealed: list[bytes], reserved: int) -> None:
+    """Write and fsync a staged blob's file, then give its bytes back to the budget."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            for piece in sealed:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        sealed.clear()
+        _write_behind.give(reserved)
 
 
 def _fsync_file(path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -341,6 +342,25 @@ def test_a_blob_that_cannot_be_stored_is_refused_and_not_indexed(
     stored = db.scalars(select(Instance.blob_sha256).where(Instance.case_id == case.id)).all()
     assert stored == [hashlib.sha256(good).hexdigest()]
     assert not blobs.exists(bad_sha)
+
+
+def test_blobs_that_cannot_be_made_durable_are_refused_and_not_indexed(
+    patient: Account, case: Case, db: Session, live_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [to_bytes(ds) for ds in ct(slices=2, seed=13)]
+
+    def failing(_fd: int) -> None:
+        raise OSError(5, "I/O error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fsync", failing)
+        response = stow(patient.http, files, case_id=case.id)
+    assert response.status_code == 409, response.text
+    assert failure_reasons(response) == [FailureReason.OUT_OF_RESOURCES] * 2
+    assert db.scalar(select(func.count()).select_from(Instance)) == 0
+    assert not list(live_app.state.blobs.root.rglob(".tmp-*"))
+    db.commit()
+    assert stow(patient.http, files, case_id=case.id).status_code == 200  # the disk is back
 
 
 def test_a_batch_that_fails_leaves_no_rows_and_only_whole_blobs(

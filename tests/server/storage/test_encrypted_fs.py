@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from pathlib import Path
 
@@ -104,15 +105,29 @@ def test_a_discarded_batch_leaves_nothing_behind(store: EncryptedFileStore) -> N
 def test_a_failed_sync_keeps_no_staged_blob(
     store: EncryptedFileStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from server.storage import encrypted_fs
-
-    def failing(_path: Path) -> None:
+    def failing(_fd: int) -> None:
         raise OSError(5, "I/O error")
 
     batch = store.write_batch()
-    monkeypatch.setattr(encrypted_fs, "_fsync_file", failing)
+    monkeypatch.setattr(os, "fsync", failing)
     ref = store.put_bytes(b"never durable", batch=batch)
     with pytest.raises(OSError, match="I/O error"):
         batch.sync()
     assert not store.exists(ref.sha256)
     assert [p for p in store.root.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("budget", [0, 1 << 20], ids=["written-by-caller", "written-behind"])
+def test_batched_blobs_are_whole_after_the_sync_whoever_writes_them(
+    store: EncryptedFileStore, monkeypatch: pytest.MonkeyPatch, budget: int
+) -> None:
+    from server.storage import encrypted_fs
+
+    monkeypatch.setattr(encrypted_fs, "_write_behind", encrypted_fs._Budget(budget))
+    batch = store.write_batch()
+    blobs = [secrets.token_bytes(size) for size in (0, 1000, 300_000)]
+    refs = [store.put_bytes(data, batch=batch) for data in blobs]
+    batch.sync()
+    assert [store.read_bytes(ref.sha256) for ref in refs] == blobs
+    assert [p.name for p in store.root.rglob(".tmp-*")] == []
+    assert encrypted_fs._write_behind.take(budget)  # all of it given back
