@@ -170,7 +170,9 @@ class StreamingIngest:
 
     def abort(self) -> None:
         """Let go of every file not committed; nothing more is committed. Synchronous, so
-        that it runs even in a cancelled request; threads still busy finish on their own."""
+        that it runs even in a cancelled request: it waits for the batch's blob writes
+        under way (milliseconds); a large file still being prepared on a thread is let go
+        when that thread is done."""
         for future in self._pending:
             future.add_done_callback(partial(_let_go, self._writes))
         for candidate in self._candidates:

@@ -11,8 +11,9 @@ without failing authentication. Writes go to a temporary file in the same
 directory, are fsynced, and are renamed into place, and the directory is fsynced:
 a crash leaves no half blob, and a blob is durable once :meth:`put_file` returns —
 or, for blobs put into a :class:`StagedBatch`, once that batch is synced: their files
-are then fsynced all at once, renamed, and their directories fsynced once each, so a
-batch of blobs shares its journal commits rather than paying them one blob at a time.
+are written and fsynced by sync threads while the caller goes on, then renamed, and
+their directories fsynced once each, so a batch of blobs shares its journal commits
+rather than paying them one blob at a time.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -102,7 +102,6 @@ class StagedBatch:
                 dirs.add(blob.target.parent)
                 dirs.update(d.parent for d in blob.created)
         except BaseException:
-            wait([syncing for _blob, syncing in staged])  # then nothing is left behind
             _let_go(staged)
             raise
         if len(dirs) == 1:
@@ -111,21 +110,19 @@ class StagedBatch:
             list(_sync_pool().map(_fsync_dir, dirs))
 
     def discard(self) -> None:
-        """Let go of the blobs staged and not synced."""
+        """Let go of the blobs staged and not synced; returns once none is left."""
         with self._lock:
             staged, self._staged, self._dirs = self._staged, [], set()
         _let_go(staged)
 
 
 def _let_go(staged: list[tuple[_Staged, Future[None]]]) -> None:
-    """Remove staged temporary files, each once its thread is done with it (a file being
-    written now would otherwise be created again after its removal)."""
-    for blob, writing in staged:
-        writing.add_done_callback(partial(_unlink, blob.temporary))
-
-
-def _unlink(path: Path, _done: Future[None]) -> None:
-    path.unlink(missing_ok=True)
+    """Remove staged temporary files once the sync threads are done with them (one being
+    written now would otherwise be made again after its removal): a batch's own writes,
+    a few milliseconds at most."""
+    wait([writing for _blob, writing in staged])
+    for blob, _writing in staged:
+        blob.temporary.unlink(missing_ok=True)
 
 
 class _Budget:
