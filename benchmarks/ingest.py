@@ -17,10 +17,10 @@ falls on both; peak RSS is the server process's ``VmHWM``. Run it on a quiet mac
 two cores shared with a test suite move every figure by a factor of two. Last, a zip of about
 ``--big-gb`` GB goes through tus to measure the server's peak RSS on a large upload.
 
-Readroom runs on SQLite in one process by default; ``--postgres`` puts each run on a
-fresh PostgreSQL database (created and dropped; default ``postgresql+psycopg://postgres@
-127.0.0.1:5432/postgres`` as the admin URL), where ``--workers N`` uvicorn processes are
-legitimate. Peak RSS is then the largest worker's.
+Readroom runs as ``serve`` runs it: on SQLite, one process per core up to four
+(``--workers N`` sets the number; peak RSS is then the largest process's).
+``--postgres`` puts each run on a fresh PostgreSQL database (created and dropped;
+default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres`` as the admin URL).
 """
 
 from __future__ import annotations
