@@ -34,7 +34,7 @@ from server.imaging.judging import IngestResult, IntakeRules, Judged, prepare
 from server.imaging.unpack import Candidate
 from server.storage import BlobStore, WriteBatch
 
-__all__ = ["BATCH_SIZE", "StreamingIngest", "ingest_candidates", "make_durable", "store_pool"]
+__all__ = ["BATCH_SIZE", "StreamingIngest", "ingest_candidates", "store_pool"]
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def ingest_candidates(
         try:
             work = partial(prepare, rules=rules, blobs=blobs, batch=writes)
             judged = [work(batch[0])] if len(batch) == 1 else list(store_pool().map(work, batch))
-            make_durable(writes, judged)
+            _make_durable(writes, judged)
             commit_batch(
                 session,
                 case_id=case_id,
@@ -122,9 +122,8 @@ class StreamingIngest:
     :meth:`add` prepares a small file at once, or hands a large one to a worker thread and
     returns; it waits first while ``max_in_flight`` files are being prepared, so a body
     is read no faster than it is stored and memory stays bounded. Every ``batch_size``
-    files, and at
-    :meth:`finish`, the prepared batch is committed. :meth:`abort` lets go of whatever
-    is not committed (its blobs stay, unreferenced and harmless).
+    files, and at :meth:`finish`, the prepared batch is committed. :meth:`abort` lets go
+    of whatever is not committed (its blobs stay, unreferenced and harmless).
     """
 
     def __init__(
@@ -196,7 +195,7 @@ class StreamingIngest:
         self.result.outcomes.extend(j.outcome for j in judged)
 
     def _index(self, judged: list[Judged], writes: WriteBatch) -> None:
-        make_durable(writes, judged)
+        _make_durable(writes, judged)
         commit_batch(
             self._session,
             case_id=self._rules.case_id,
@@ -209,7 +208,7 @@ class StreamingIngest:
         )
 
 
-def make_durable(writes: WriteBatch, judged: list[Judged]) -> None:
+def _make_durable(writes: WriteBatch, judged: list[Judged]) -> None:
     """Sync the batch's blobs. If that fails, every file whose blob was in the batch is
     refused for want of storage (the index then takes none of them); the reason is
     logged, never a file's name or content."""

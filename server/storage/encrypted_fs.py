@@ -46,7 +46,7 @@ SYNC_THREADS = 8
 
 @dataclass(frozen=True)
 class _Staged:
-    """A blob written whole to a temporary file beside its place, not yet synced."""
+    """A blob bound for a temporary file beside its place, not yet synced."""
 
     temporary: Path
     target: Path
