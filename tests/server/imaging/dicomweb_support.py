@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 from sqlalchemy.orm import Session
 
 from server.cases.models import Case, CaseStatus
-from server.imaging.dicom_header import json_model
+from server.imaging.json_model import json_model
 from server.imaging.models import Instance, Series, Study
 from server.imaging.synthetic import SyntheticPatient, make_ct_study, make_mr_study, to_bytes
 from server.storage import BlobStore

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.imaging.dicom_header import json_model
 from server.imaging.dicom_json import (
     common_attributes,
     first_value,
@@ -21,6 +20,7 @@ from server.imaging.dicom_json import (
     values,
     vr_of,
 )
+from server.imaging.json_model import json_model
 from server.imaging.synthetic import to_bytes
 from tests.server.imaging.dicomweb_support import ct_study
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from server.imaging.dicom_header import BULK_THRESHOLD, DEFER_SIZE, json_model
+from server.imaging.dicom_header import DEFER_SIZE
+from server.imaging.json_model import BULK_THRESHOLD, json_model
 from tests.server.imaging.intake_support import ct, extras, mr, to_bytes
 
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
