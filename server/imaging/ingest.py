@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from itertools import islice
 
@@ -33,6 +31,7 @@ from server.imaging.indexing import commit_batch
 from server.imaging.judging import IngestResult, IntakeRules, Judged, prepare
 from server.imaging.unpack import Candidate
 from server.storage import BlobStore, WriteBatch
+from server.threads import SharedPool
 
 __all__ = ["BATCH_SIZE", "StreamingIngest", "ingest_candidates", "store_pool"]
 
@@ -47,17 +46,8 @@ STORE_THREADS = 4
 #: batch): cheaper than handing it to a thread and back. Larger ones go to a thread.
 INLINE_MAX = 4 * 1024 * 1024
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
-def store_pool() -> ThreadPoolExecutor:
-    """The threads that prepare files, shared by every upload in this process."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="blob-store")
-        return _pool
+#: The threads that prepare files, shared by every upload in this process.
+store_pool = SharedPool(STORE_THREADS, "blob-store")
 
 
 def ingest_candidates(

@@ -117,7 +117,11 @@ def begin_store(
 
 
 def _identify(
-    session: Session, settings: Settings, client_addr: str, token: str, wanted: str | None
+    session: Session,
+    settings: Settings,
+    client_addr: str | None,
+    token: str,
+    wanted: str | None,
 ) -> StowCaller:
     challenge = {"WWW-Authenticate": "Bearer"}
     if upload_codes.is_upload_code(token):

@@ -24,7 +24,7 @@ import secrets
 import struct
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -32,6 +32,7 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from server.storage.base import BlobNotFound, BlobRef, WriteBatch
+from server.threads import SharedPool
 
 MAGIC = b"RRB1"
 CHUNK = 1024 * 1024
@@ -145,16 +146,7 @@ class _Budget:
 
 
 _write_behind = _Budget(WRITE_BEHIND_BUDGET)
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
-def _sync_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="blob-sync")
-        return _pool
+_sync_pool = SharedPool(SYNC_THREADS, "blob-sync")
 
 
 def create_key(path: Path) -> bool:
