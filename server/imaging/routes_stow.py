@@ -18,10 +18,8 @@ Instances response; 400 malformed multipart; 415 not
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -174,28 +172,27 @@ async def _store(
     )
     boundary = stow.parse_content_type(request.headers.get("content-type"))
     ingest = StreamingIngest(session, rules=rules, blobs=blobs, actor=caller.actor)
-    with tempfile.TemporaryDirectory(dir=uploads_dir(settings), prefix="stow-") as work:
-        try:
-            await stow.receive_parts(
-                request.stream(),
-                boundary=boundary,
-                workdir=Path(work),
-                max_bytes=settings.upload_max_bytes,
-                on_part=ingest.add,
-            )
-            result = await ingest.finish()
-        except Problem as problem:
-            ingest.abort()
-            if ingest.committed:  # say what the failure did not undo
-                raise type(problem)(
-                    f"{problem.detail} The first {ingest.committed} instances were stored.",
-                    field=problem.field,
-                    headers=problem.headers,
-                ) from None
-            raise
-        except BaseException:
-            ingest.abort()
-            raise
+    try:
+        await stow.receive_parts(
+            request.stream(),
+            boundary=boundary,
+            workdir=uploads_dir(settings),
+            max_bytes=settings.upload_max_bytes,
+            on_part=ingest.add,
+        )
+        result = await ingest.finish()
+    except Problem as problem:
+        ingest.abort()
+        if ingest.committed:  # say what the failure did not undo
+            raise type(problem)(
+                f"{problem.detail} The first {ingest.committed} instances were stored.",
+                field=problem.field,
+                headers=problem.headers,
+            ) from None
+        raise
+    except BaseException:
+        ingest.abort()
+        raise
     public = settings.public_url
     base = public.rstrip("/") if public else str(request.base_url).rstrip("/")
     return JSONResponse(

@@ -4,6 +4,10 @@ Format of one blob file (all integers big-endian)::
 
     b"RRB1" | nonce prefix (8 bytes) | plaintext size (8 bytes) | chunk*
 
+A blob lives at ``<root>/<first two hex digits of its SHA-256>/<SHA-256>``, as git
+files its objects. The 256 fan-out directories are made when the store is opened, so
+that storing a blob makes no directory; at a million blobs each holds some 4000.
+
 Each chunk is AES-256-GCM over at most ``CHUNK`` plaintext bytes with the nonce
 ``prefix || counter (4 bytes)`` and the blob's SHA-256 plus a last-chunk flag as
 associated data, so chunks cannot be reordered, truncated or moved between blobs
@@ -51,8 +55,6 @@ class _Staged:
 
     temporary: Path
     target: Path
-    #: Directories made for it (their parents must be synced too).
-    created: tuple[Path, ...]
 
 
 class StagedBatch:
@@ -101,7 +103,6 @@ class StagedBatch:
             for blob, _syncing in staged:
                 os.replace(blob.temporary, blob.target)
                 dirs.add(blob.target.parent)
-                dirs.update(d.parent for d in blob.created)
         except BaseException:
             _let_go(staged)
             raise
@@ -174,11 +175,12 @@ class EncryptedFileStore:
         self.root = root
         self._aead = AESGCM(key)
         root.mkdir(parents=True, exist_ok=True)
+        _make_fan_out(root)
 
     def _path(self, sha256: str) -> Path:
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             raise BlobNotFound(sha256)
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / sha256[:2] / sha256
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
@@ -219,8 +221,7 @@ class EncryptedFileStore:
         """With a batch, a blob found already in place may be another batch's not yet
         synced rename: sync its directories too."""
         if batch is not None:
-            leaf = self._path(digest).parent
-            batch.add({leaf, leaf.parent, self.root})
+            batch.add({self._path(digest).parent})
 
     def _write(
         self,
@@ -230,28 +231,25 @@ class EncryptedFileStore:
         batch: StagedBatch | None,
     ) -> None:
         target = self._path(digest)
-        created = tuple(_make_dirs(target.parent, self.root))
         temporary = target.with_name(f".tmp-{secrets.token_hex(8)}")
         if batch is not None and _write_behind.take(size):
             sealed = list(self._sealed(digest, size, chunks))
-            batch.stage(_Staged(temporary, target, created), sealed, reserved=size)
+            batch.stage(_Staged(temporary, target), sealed, reserved=size)
             return
         try:
-            with temporary.open("xb") as out:
+            with os.fdopen(_create(temporary), "wb") as out:
                 self._seal(out, digest, size, chunks)
                 if batch is None:
                     out.flush()
                     os.fsync(out.fileno())
             if batch is not None:
-                batch.stage(_Staged(temporary, target, created))
+                batch.stage(_Staged(temporary, target))
                 return
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        # The rename and any new directory are durable only once their parents are synced.
-        for directory in {target.parent, *(d.parent for d in created)}:
-            _fsync_dir(directory)
+        _fsync_dir(target.parent)  # the rename is durable once its directory is synced
 
     def _seal(
         self, out: BinaryIO, digest: str, size: int, chunks: Iterable[bytes | memoryview]
@@ -323,25 +321,35 @@ def _read_chunks(source: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def _make_dirs(directory: Path, root: Path) -> list[Path]:
-    """Create ``directory`` and missing parents below ``root``; the ones created."""
-    if directory.is_dir():
-        return []
-    missing = [directory, *(p for p in directory.parents if p != root and root in p.parents)]
-    created = []
-    for path in reversed(missing):
+def _make_fan_out(root: Path) -> None:
+    """Make the 256 directories blobs are filed in, those missing; sync the root if any
+    was made."""
+    made = False
+    for byte in range(256):
         try:
-            path.mkdir()
-            created.append(path)
+            (root / f"{byte:02x}").mkdir()
+            made = True
         except FileExistsError:
             pass
-    return created
+    if made:
+        _fsync_dir(root)
+
+
+def _create(path: Path) -> int:
+    """A new file at ``path`` (a blob's temporary), open for writing; its fan-out
+    directory is made again if something removed it since the store was opened."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        _make_fan_out(path.parent.parent)
+        return os.open(path, flags, 0o600)
 
 
 def _write_file(path: Path, sealed: list[bytes], reserved: int) -> None:
     """Write and fsync a staged blob's file, then give its bytes back to the budget."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fd = _create(path)
         try:
             for piece in sealed:
                 view = memoryview(piece)
