@@ -515,6 +515,7 @@ def profile_stow(study: Study, warm_up: Study, clients: int, out: Path) -> None:
                 "--rate",
                 "200",
                 "--threads",
+                "--subprocesses",  # the worker processes, under `serve`'s supervisor
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -2,9 +2,11 @@
 
 :func:`read_header` opens a PS3.10 file (128-byte preamble, ``DICM``, File Meta
 Information, then the data set in its transfer syntax). A plain File Meta
-Information is walked here and the data set read straight after it; anything else
-goes through pydicom's ``dcmread`` (both stop before the Pixel Data and give the
-same result: see the equivalence tests). It returns a :class:`Header`: the
+Information is walked here and the data set read straight after it: from its bytes
+(:mod:`server.imaging.header_walk`) when it is plain Explicit VR Little Endian, else
+by pydicom's ``read_dataset``; anything else goes through pydicom's ``dcmread``. All
+of them stop before the Pixel Data and give the same result (see the equivalence
+tests). It returns a :class:`Header`: the
 identifying attributes, clipped to what the index columns hold, and the DICOM JSON
 model of the header without bulk data (:mod:`server.imaging.json_model`). Anything
 unreadable raises :class:`HeaderError` with a
@@ -31,6 +33,7 @@ from pydicom.filereader import _read_file_meta_info, read_dataset, read_preamble
 from pydicom.uid import PrivateTransferSyntaxes
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 
+from server.imaging.header_walk import walk
 from server.imaging.json_model import PN_GROUPS, json_model, safe_text
 from server.imaging.models import RefusalReason
 
@@ -49,6 +52,9 @@ DEFLATED_TRANSFER_SYNTAX = "1.2.840.10008.1.2.1.99"
 DEFER_SIZE = 64 * 1024
 #: A deflated data set (PS3.5 §A.5) may inflate to at most this much header + pixels.
 DEFLATE_MAX_BYTES = 64 * 1024**2
+#: Of a file on disk, this much is read for the walk from bytes; a header running past
+#: it is read by pydicom.
+WALK_HEAD = 256 * 1024
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -227,6 +233,10 @@ def _parse_data_set(source: Source, meta: _Meta) -> Header:
             handle.seek(meta.data_set_start)
             if handle.read(2) == b"\x00\x00":  # a command set: pydicom's own way
                 return _parse(source)
+            if meta.transfer_syntax not in _ENCODINGS:  # explicit VR little endian
+                header = _walked(source, handle, meta)
+                if header is not None:
+                    return header
             handle.seek(meta.data_set_start)
             data_set = read_dataset(
                 handle, implicit, little, stop_when=_at_pixel_data, defer_size=DEFER_SIZE
@@ -238,6 +248,28 @@ def _parse_data_set(source: Source, meta: _Meta) -> Header:
         raise
     except Exception as error:
         raise HeaderError(RefusalReason.UNREADABLE, type(error).__name__) from None
+
+
+def _walked(source: Source, handle: BinaryIO, meta: _Meta) -> Header | None:
+    """The header read from the file's bytes (:func:`~server.imaging.header_walk.walk`),
+    checked as :func:`_checked` checks pydicom's; ``None`` when the walk gave up."""
+    if isinstance(source, bytes):
+        walked = walk(source, meta.data_set_start, whole=True)
+    else:
+        handle.seek(0)
+        head = handle.read(WALK_HEAD)
+        walked = walk(head, meta.data_set_start, whole=len(head) < WALK_HEAD)
+    if walked is None:
+        return None
+    if walked.pixel_data_at is None:
+        attrs = _Attributes(walked.model)
+        if not (attrs.uid("00080018") and attrs.uid("0020000D")):
+            raise HeaderError(RefusalReason.UNREADABLE, "ends early")
+    else:
+        handle.seek(walked.pixel_data_at)
+        if not _pixel_data_complete(handle, meta.transfer_syntax):
+            raise HeaderError(RefusalReason.UNREADABLE, "pixel data cut short")
+    return _header_of_model(walked.model, meta.transfer_syntax, meta.media_sop_class)
 
 
 def _parse(source: Source) -> Header:
@@ -323,10 +355,15 @@ def _check_inflated(source: Source, start: int) -> None:
 
 
 def _header_of(ds: Dataset, transfer_syntax: str, media_sop_class: str) -> Header:
-    transfer_syntax = _uid(transfer_syntax)
     # The JSON model first: it reads raw elements faster than pydicom converts them,
     # and the indexed attributes are then taken from it.
-    metadata = json_model(ds)
+    return _header_of_model(json_model(ds), transfer_syntax, media_sop_class)
+
+
+def _header_of_model(
+    metadata: dict[str, Any], transfer_syntax: str, media_sop_class: str
+) -> Header:
+    transfer_syntax = _uid(transfer_syntax)
     attrs = _Attributes(metadata)
     sop_class = attrs.uid("00080016") or _uid(media_sop_class)
     if sop_class == DICOMDIR_SOP_CLASS:

@@ -18,7 +18,7 @@ from typing import Any
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
-__all__ = ["BULK_THRESHOLD", "PN_GROUPS", "json_model", "safe_text"]
+__all__ = ["BULK_THRESHOLD", "PN_GROUPS", "fast_element", "json_model", "safe_text"]
 
 #: Binary values above this are bulk data: left out of the JSON model (PS3.18 §F.2.6).
 BULK_THRESHOLD = 1024
@@ -48,9 +48,12 @@ def _model(ds: Dataset, *, nested: bool) -> dict[str, Any]:
         key = f"{tag:08X}"
         if isinstance(raw, RawDataElement):
             if raw.value is None and (raw.length or 0) > BULK_THRESHOLD:  # deferred
-                model[key] = {"vr": _deferred_vr(raw)}
+                vr = _deferred_vr(raw)
+                # a sequence this large is given without its items, as pydicom gives
+                # one whose value is None
+                model[key] = {"vr": vr, "Value": []} if vr == "SQ" else {"vr": vr}
                 continue
-            fast = _fast_element(raw)
+            fast = fast_element(raw.tag, raw.VR, raw.value, raw.is_little_endian)
             if fast is not None:
                 model[key] = fast
                 continue
@@ -107,11 +110,11 @@ _DS = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _ADJUSTED_TAGS = frozenset({0x00283002, 0x00281101, 0x00281102, 0x00281103, 0x00603002})
 
 
-def _fast_element(raw: RawDataElement) -> dict[str, Any] | None:
-    """The JSON of a raw element exactly as pydicom + :func:`_clean` would give it, for
-    the simple cases; ``None`` when pydicom must convert it."""
-    vr, value = raw.VR, raw.value
-    if not isinstance(value, bytes) or raw.tag in _ADJUSTED_TAGS:
+def fast_element(tag: int, vr: str | None, value: Any, little: bool) -> dict[str, Any] | None:
+    """The JSON of a raw element (its tag, VR, undecoded value and byte order) exactly as
+    pydicom + :func:`_clean` would give it, for the simple cases; ``None`` when pydicom
+    must convert it."""
+    if not isinstance(value, bytes) or tag in _ADJUSTED_TAGS:
         return None
     if vr in _PLAIN_TEXT_VRS or vr == "IS" or vr == "DS":
         items = value.decode("iso8859").rstrip(" \x00").split("\\")
@@ -147,7 +150,7 @@ def _fast_element(raw: RawDataElement) -> dict[str, Any] | None:
             return None
         if not value:
             return {"vr": vr}
-        order = "<" if raw.is_little_endian else ">"
+        order = "<" if little else ">"
         numbers = struct.unpack(f"{order}{len(value) // size}{code}", value)
         if code in "fd":
             return {"vr": vr, "Value": [v if math.isfinite(v) else None for v in numbers]}
