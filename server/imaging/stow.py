@@ -115,12 +115,13 @@ class _Part:
     index: int
     workdir: Path
     headers: dict[str, str] = field(default_factory=dict)
-    chunks: list[bytes] = field(default_factory=list)
+    #: Views into the body's chunks: the part's bytes are copied once, when it is whole.
+    chunks: list[memoryview] = field(default_factory=list)
     size: int = 0
     path: Path | None = None
     handle: BinaryIO | None = None
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: memoryview) -> None:
         self.size += len(data)
         if self.handle is None and self.size <= MEMORY_PART_MAX:
             self.chunks.append(data)
@@ -190,7 +191,7 @@ async def receive_parts(
         state["field"], state["value"] = b"", b""
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        state["part"].write(data[start:end])
+        state["part"].write(memoryview(data)[start:end])
 
     def on_part_end() -> None:
         done.append(state["part"].candidate())

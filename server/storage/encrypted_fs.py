@@ -47,6 +47,7 @@ _HEADER = struct.Struct(">4s8sQ")
 WRITE_BEHIND_BUDGET = 64 * 1024 * 1024
 #: fsyncs of a batch in flight at once (they wait on the disk, not the CPU).
 SYNC_THREADS = 8
+_IOV_MAX = os.sysconf("SC_IOV_MAX")
 
 
 @dataclass(frozen=True)
@@ -351,16 +352,25 @@ def _write_file(path: Path, sealed: list[bytes], reserved: int) -> None:
     try:
         fd = _create(path)
         try:
-            for piece in sealed:
-                view = memoryview(piece)
-                while view:
-                    view = view[os.write(fd, view) :]
+            _write_all(fd, sealed)
             os.fsync(fd)
         finally:
             os.close(fd)
     finally:
         sealed.clear()
         _write_behind.give(reserved)
+
+
+def _write_all(fd: int, pieces: list[bytes]) -> None:
+    """Write ``pieces`` in order: with one ``writev`` (one release of the GIL) when the
+    system takes them all at once, as it does for a regular file."""
+    done = os.writev(fd, pieces) if len(pieces) <= _IOV_MAX else 0
+    for piece in pieces:
+        skip = min(done, len(piece))
+        done -= skip
+        view = memoryview(piece)[skip:]
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 def _fsync_file(path: Path) -> None:

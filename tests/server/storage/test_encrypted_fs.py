@@ -153,3 +153,20 @@ def test_a_fan_out_directory_removed_under_the_store_is_made_again(
     ref = store.put_bytes(data, batch=batch)
     batch.sync()
     assert store.read_bytes(ref.sha256) == data
+
+
+def test_a_short_writev_is_finished_piece_by_piece(
+    store: EncryptedFileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.storage import encrypted_fs
+
+    def short(fd: int, pieces: list[bytes]) -> int:
+        return os.write(fd, pieces[0][:7])  # the system took only seven bytes
+
+    monkeypatch.setattr(os, "writev", short)
+    monkeypatch.setattr(encrypted_fs, "_write_behind", encrypted_fs._Budget(1 << 20))
+    batch = store.write_batch()
+    data = secrets.token_bytes(300_000)
+    ref = store.put_bytes(data, batch=batch)
+    batch.sync()
+    assert store.read_bytes(ref.sha256) == data
