@@ -6,7 +6,8 @@ Format of one blob file (all integers big-endian)::
 
 A blob lives at ``<root>/<first two hex digits of its SHA-256>/<SHA-256>``, as git
 files its objects. The 256 fan-out directories are made when the store is opened, so
-that storing a blob makes no directory; at a million blobs each holds some 4000.
+that storing a blob makes no directory; at a million blobs each holds some 4000. Blobs
+of a store written before this layout (``<2>/<2>/<SHA-256>``) are still found.
 
 Each chunk is AES-256-GCM over at most ``CHUNK`` plaintext bytes with the nonce
 ``prefix || counter (4 bytes)`` and the blob's SHA-256 plus a last-chunk flag as
@@ -183,8 +184,12 @@ class EncryptedFileStore:
             raise BlobNotFound(sha256)
         return self.root / sha256[:2] / sha256
 
+    def _earlier_path(self, sha256: str) -> Path:
+        """Where the two-level layout of earlier versions filed the blob."""
+        return self._path(sha256).parent / sha256[2:4] / sha256
+
     def exists(self, sha256: str) -> bool:
-        return self._path(sha256).exists()
+        return self._path(sha256).exists() or self._earlier_path(sha256).exists()
 
     def write_batch(self) -> StagedBatch:
         return StagedBatch()
@@ -220,7 +225,7 @@ class EncryptedFileStore:
 
     def _stored_earlier(self, digest: str, batch: StagedBatch | None) -> None:
         """With a batch, a blob found already in place may be another batch's not yet
-        synced rename: sync its directories too."""
+        synced rename: sync its directory too."""
         if batch is not None:
             batch.add({self._path(digest).parent})
 
@@ -274,10 +279,12 @@ class EncryptedFileStore:
         return size
 
     def _open(self, sha256: str) -> BinaryIO:
-        try:
-            return self._path(sha256).open("rb")
-        except FileNotFoundError:
-            raise BlobNotFound(sha256) from None
+        for path in (self._path(sha256), self._earlier_path(sha256)):
+            try:
+                return path.open("rb")
+            except FileNotFoundError:
+                pass
+        raise BlobNotFound(sha256)
 
     def iter_chunks(self, sha256: str) -> Iterator[bytes]:
         with self._open(sha256) as handle:

@@ -170,3 +170,18 @@ def test_a_short_writev_is_finished_piece_by_piece(
     ref = store.put_bytes(data, batch=batch)
     batch.sync()
     assert store.read_bytes(ref.sha256) == data
+
+
+def test_a_blob_filed_in_the_earlier_two_level_layout_is_still_found(
+    store: EncryptedFileStore,
+) -> None:
+    ref = store.put_bytes(b"stored by an earlier version")
+    earlier = store.root / ref.sha256[:2] / ref.sha256[2:4] / ref.sha256
+    earlier.parent.mkdir()
+    store._path(ref.sha256).rename(earlier)
+    assert store.exists(ref.sha256)
+    assert store.size(ref.sha256) == len(b"stored by an earlier version")
+    assert store.read_bytes(ref.sha256) == b"stored by an earlier version"
+    again = store.put_bytes(b"stored by an earlier version")  # not stored a second time
+    assert again == ref
+    assert not store._path(ref.sha256).exists()
