@@ -6,12 +6,11 @@ Information is walked here and the data set read straight after it: from its byt
 (:mod:`server.imaging.header_walk`) when it is plain Explicit VR Little Endian, else
 by pydicom's ``read_dataset``; anything else goes through pydicom's ``dcmread``. All
 of them stop before the Pixel Data and give the same result (see the equivalence
-tests). It returns a :class:`Header`: the
-identifying attributes, clipped to what the index columns hold, and the DICOM JSON
-model of the header without bulk data (:mod:`server.imaging.json_model`). Anything
-unreadable raises :class:`HeaderError` with a
-:class:`~server.imaging.models.RefusalReason`; no other exception leaves this module,
-whatever the bytes (see the fuzz test).
+tests). It returns a :class:`Header`: the identifying attributes, clipped to what the
+index columns hold, and the DICOM JSON model of the header without bulk data
+(:mod:`server.imaging.json_model`). Anything unreadable raises :class:`HeaderError`
+with a :class:`~server.imaging.models.RefusalReason`; no other exception leaves this
+module, whatever the bytes (see the fuzz test).
 """
 
 from __future__ import annotations

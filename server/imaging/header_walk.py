@@ -3,7 +3,7 @@
 Most files arrive in Explicit VR Little Endian with plain values. For them :func:`walk`
 reads each element's tag, VR and length with one ``struct`` call and converts its value
 with :func:`~server.imaging.json_model.fast_element`, without building pydicom's
-``Dataset``: a CT slice's header in about a third of the time. Like
+``Dataset``: a CT slice's header in about half the time. Like
 ``dcmread(stop_before_pixels=True)`` it stops at the Pixel Data; sequences are read
 item by item, nested to any depth.
 
