@@ -30,13 +30,14 @@ import struct
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from server.storage.base import BlobNotFound, BlobRef, WriteBatch
+from server.storage.direct_io import DIRECT_MAX, aligned_buffer, open_new, write_head_direct
 from server.threads import SharedPool
 
 MAGIC = b"RRB1"
@@ -59,6 +60,47 @@ class _Staged:
     target: Path
 
 
+@dataclass
+class _Sealing:
+    """A blob's file to be: the blob's digest and size, and its plaintext in chunks of
+    :data:`CHUNK` bytes (the last may be shorter), encrypted as the file is written."""
+
+    aead: AESGCM
+    digest: str
+    size: int
+    chunks: Iterable[bytes | memoryview]
+    prefix: bytes = field(default_factory=lambda: secrets.token_bytes(8))
+
+    @property
+    def _count(self) -> int:
+        return max(1, -(-self.size // CHUNK))
+
+    @property
+    def file_size(self) -> int:
+        return _HEADER.size + self.size + TAG * self._count
+
+    def _sealed(self) -> Iterator[tuple[bytes, bytes | memoryview, bytes]]:
+        """Each chunk with its nonce and associated data."""
+        last = self._count - 1
+        for index, chunk in enumerate(self.chunks if self.size else [b""]):
+            yield _nonce(self.prefix, index), chunk, _aad(self.digest, index == last)
+
+    def pieces(self) -> Iterator[bytes]:
+        """The file's bytes: its header, then each chunk encrypted."""
+        yield _HEADER.pack(MAGIC, self.prefix, self.size)
+        for nonce, chunk, aad in self._sealed():
+            yield self.aead.encrypt(nonce, chunk, aad)
+
+    def seal_into(self, out: memoryview) -> None:
+        """The file's bytes into ``out``, :attr:`file_size` long (no copy of a chunk)."""
+        _HEADER.pack_into(out, 0, MAGIC, self.prefix, self.size)
+        at = _HEADER.size
+        for nonce, chunk, aad in self._sealed():
+            end = at + len(chunk) + TAG
+            self.aead.encrypt_into(nonce, chunk, aad, out[at:end])
+            at = end
+
+
 class StagedBatch:
     """Blobs to make durable together (a :class:`~server.storage.base.WriteBatch`, shared
     by the threads putting blobs).
@@ -77,14 +119,14 @@ class StagedBatch:
         self._staged: list[tuple[_Staged, Future[None]]] = []
         self._dirs: set[Path] = set()
 
-    def stage(self, staged: _Staged, sealed: list[bytes] | None = None, reserved: int = 0) -> None:
-        """Add a blob written to its temporary file, or to be written there (``sealed``,
-        ``reserved`` bytes of the write-behind budget): the writing and the fsync go to a
-        sync thread."""
-        if sealed is None:
+    def stage(self, staged: _Staged, sealing: _Sealing | None = None, reserved: int = 0) -> None:
+        """Add a blob written to its temporary file, or to be sealed and written there
+        (``sealing``, ``reserved`` bytes of the write-behind budget): the writing and the
+        fsync go to a sync thread."""
+        if sealing is None:
             syncing = _sync_pool().submit(_fsync_file, staged.temporary)
         else:
-            syncing = _sync_pool().submit(_write_file, staged.temporary, sealed, reserved)
+            syncing = _sync_pool().submit(_write_file, staged.temporary, sealing, reserved)
         with self._lock:
             self._staged.append((staged, syncing))
 
@@ -239,12 +281,12 @@ class EncryptedFileStore:
         target = self._path(digest)
         temporary = target.with_name(f".tmp-{secrets.token_hex(8)}")
         if batch is not None and _write_behind.take(size):
-            sealed = list(self._sealed(digest, size, chunks))
-            batch.stage(_Staged(temporary, target), sealed, reserved=size)
+            sealing = _Sealing(self._aead, digest, size, list(chunks))
+            batch.stage(_Staged(temporary, target), sealing, reserved=size)
             return
         try:
-            with os.fdopen(_create(temporary), "wb") as out:
-                self._seal(out, digest, size, chunks)
+            with os.fdopen(_create(temporary)[0], "wb") as out:
+                out.writelines(_Sealing(self._aead, digest, size, chunks).pieces())
                 if batch is None:
                     out.flush()
                     os.fsync(out.fileno())
@@ -256,22 +298,6 @@ class EncryptedFileStore:
             temporary.unlink(missing_ok=True)
             raise
         _fsync_dir(target.parent)  # the rename is durable once its directory is synced
-
-    def _seal(
-        self, out: BinaryIO, digest: str, size: int, chunks: Iterable[bytes | memoryview]
-    ) -> None:
-        out.writelines(self._sealed(digest, size, chunks))
-
-    def _sealed(
-        self, digest: str, size: int, chunks: Iterable[bytes | memoryview]
-    ) -> Iterator[bytes]:
-        """The blob file's bytes: its header, then each chunk encrypted."""
-        prefix = secrets.token_bytes(8)
-        yield _HEADER.pack(MAGIC, prefix, size)
-        total_chunks = max(1, -(-size // CHUNK))
-        for index, chunk in enumerate(chunks if size else [b""]):
-            last = index == total_chunks - 1
-            yield self._aead.encrypt(_nonce(prefix, index), chunk, _aad(digest, last))
 
     def size(self, sha256: str) -> int:
         with self._open(sha256) as handle:
@@ -343,28 +369,35 @@ def _make_fan_out(root: Path) -> None:
         _fsync_dir(root)
 
 
-def _create(path: Path) -> int:
-    """A new file at ``path`` (a blob's temporary), open for writing; its fan-out
-    directory is made again if something removed it since the store was opened."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+def _create(path: Path, *, direct: bool = False) -> tuple[int, bool]:
+    """A new file at ``path`` (a blob's temporary), open for writing (``O_DIRECT`` if asked
+    and allowed: whether it is); its fan-out directory is made again if something
+    removed it since the store was opened."""
     try:
-        return os.open(path, flags, 0o600)
+        return open_new(path, direct=direct)
     except FileNotFoundError:
         _make_fan_out(path.parent.parent)
-        return os.open(path, flags, 0o600)
+        return open_new(path, direct=direct)
 
 
-def _write_file(path: Path, sealed: list[bytes], reserved: int) -> None:
-    """Write and fsync a staged blob's file, then give its bytes back to the budget."""
+def _write_file(path: Path, sealing: _Sealing, reserved: int) -> None:
+    """Seal, write and fsync a staged blob's file (past the page cache where it can),
+    then give its bytes back to the budget."""
     try:
-        fd = _create(path)
+        size = sealing.file_size
+        fd, direct = _create(path, direct=size <= DIRECT_MAX)
         try:
-            _write_all(fd, sealed)
+            if direct:
+                out = aligned_buffer(size)[:size]
+                sealing.seal_into(out)
+                write_head_direct(fd, out)
+            else:
+                _write_all(fd, list(sealing.pieces()))
             os.fsync(fd)
         finally:
             os.close(fd)
     finally:
-        sealed.clear()
+        sealing.chunks = []
         _write_behind.give(reserved)
 
 

@@ -165,6 +165,7 @@ def test_a_short_writev_is_finished_piece_by_piece(
 
     monkeypatch.setattr(os, "writev", short)
     monkeypatch.setattr(encrypted_fs, "_write_behind", encrypted_fs._Budget(1 << 20))
+    monkeypatch.setattr(encrypted_fs, "DIRECT_MAX", 0)  # the ordinary path, not direct I/O
     batch = store.write_batch()
     data = secrets.token_bytes(300_000)
     ref = store.put_bytes(data, batch=batch)
