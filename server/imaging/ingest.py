@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from server.audit.service import Actor
 from server.config import Settings
+from server.imaging.commit_gate import CommitGate, gate_of
 from server.imaging.indexing import commit_batch
 from server.imaging.judging import IngestResult, IntakeRules, Judged, prepare
 from server.imaging.unpack import Candidate
@@ -143,6 +144,7 @@ class StreamingIngest:
         work = partial(prepare, candidate, rules=self._rules, blobs=self._blobs, batch=self._writes)
         self._candidates.append(candidate)
         if candidate.data is not None and len(candidate.data) <= INLINE_MAX:
+            await gate_of(loop).wait_open()
             self._pending.append(_done(loop, work))
             await asyncio.sleep(0)  # let the other requests on this loop have their turn
         else:
@@ -175,7 +177,8 @@ class StreamingIngest:
         self._writes = self._blobs.write_batch()
         try:
             judged = list(await asyncio.gather(*pending))
-            await run_in_threadpool(self._index, judged, writes)
+            gate = gate_of(asyncio.get_running_loop())
+            await run_in_threadpool(self._index, judged, writes, gate)
         finally:
             writes.discard()
             for future in pending:
@@ -184,18 +187,24 @@ class StreamingIngest:
                 candidate.discard()
         self.result.outcomes.extend(j.outcome for j in judged)
 
-    def _index(self, judged: list[Judged], writes: WriteBatch) -> None:
+    def _index(self, judged: list[Judged], writes: WriteBatch, gate: CommitGate) -> None:
         _make_durable(writes, judged)
-        commit_batch(
-            self._session,
-            case_id=self._rules.case_id,
-            judged=judged,
-            blobs=self._blobs,
-            settings=self._rules.settings,
-            actor=self._actor,
-            upload_id=None,
-            first_seq=self.committed,
-        )
+        try:
+            self._session.connection()  # begun: on SQLite, holding the write lock from here
+        except BaseException:
+            self._session.rollback()
+            raise
+        with gate.transaction():
+            commit_batch(
+                self._session,
+                case_id=self._rules.case_id,
+                judged=judged,
+                blobs=self._blobs,
+                settings=self._rules.settings,
+                actor=self._actor,
+                upload_id=None,
+                first_seq=self.committed,
+            )
 
 
 def _make_durable(writes: WriteBatch, judged: list[Judged]) -> None:
