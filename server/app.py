@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from server import tables  # noqa: F401  (every table registered)
+from server import balance, tables  # noqa: F401  (tables: every table registered)
 from server.accounts.routes import router as accounts_router
 from server.cases.routes import router as cases_router
 from server.config import Settings, get_settings
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.blobs = open_blob_store(settings)
     install_problem_handlers(app)
+    balance.install(app, settings.data_dir)
     for router in (accounts_router, cases_router, dicomweb_router, intake_router):
         app.include_router(router)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
+from server.balance import PROCESSES_ENV
 from server.cli.context import settings
 
 
@@ -34,7 +36,9 @@ def run_serve(args: argparse.Namespace) -> int:
     }
     workers = args.workers or config.workers
     if workers > 1:
-        # Each worker process builds its own app (settings from the environment).
+        # Each worker process builds its own app (settings from the environment), and
+        # balances its connections with the others (server.balance).
+        os.environ[PROCESSES_ENV] = str(workers)
         uvicorn.run("server.app:create_app", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(config), **options)

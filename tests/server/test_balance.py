@@ -1,0 +1,198 @@
+"""Connections spread over the server processes: a process answering while busier than
+the least busy one by more than a request closes that connection."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from server import balance
+from server.balance import PROCESSES_ENV, ConnectionBalance, LoadBoard
+
+StartPeer = Callable[[int], "subprocess.Popen[str]"]
+
+_CLAIM_AND_HOLD = """
+import sys
+from pathlib import Path
+from server.balance import LoadBoard
+board = LoadBoard(Path(sys.argv[1]))
+for _ in range(int(sys.argv[2])):
+    board.started()
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.fixture
+def board_path(tmp_path: Path) -> Path:
+    return tmp_path / "run" / "load"
+
+
+@pytest.fixture
+def peer(board_path: Path) -> Iterator[StartPeer]:
+    """Start another process on the board with ``n`` requests under way."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(n: int) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _CLAIM_AND_HOLD, str(board_path), str(n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.communicate("\n", timeout=30)
+
+
+def test_a_process_sees_the_least_busy_other_process(board_path: Path, peer: StartPeer) -> None:
+    board = LoadBoard(board_path)
+    assert board.least_of_others() is None  # alone
+    first = peer(3)
+    peer(1)
+    assert board.least_of_others() == 1
+    first.communicate("\n", timeout=30)
+    assert board.least_of_others() == 1
+    board.started()
+    board.started()
+    board.finished()
+    assert board.under_way == 1
+
+
+def test_a_dead_process_is_not_counted_and_its_slot_is_taken_again(
+    board_path: Path, peer: StartPeer
+) -> None:
+    gone = peer(0)
+    gone.communicate("\n", timeout=30)
+    board = LoadBoard(board_path)
+    assert board.least_of_others() is None  # the exited process is no peer
+    assert board._slot == 0  # its slot, taken again
+
+
+def test_a_released_slot_is_free(board_path: Path) -> None:
+    board = LoadBoard(board_path)
+    board.started()
+    board.release()
+    assert board_path.read_bytes() == bytes(len(board_path.read_bytes()))
+
+
+def _app(board: LoadBoard, hold: threading.Event) -> ConnectionBalance:
+    async def quick(_request: Request) -> PlainTextResponse:
+        return PlainTextResponse("done")
+
+    async def slow(_request: Request) -> PlainTextResponse:
+        await asyncio.get_running_loop().run_in_executor(None, hold.wait, 30)
+        return PlainTextResponse("done slowly")
+
+    routes = [Route("/quick", quick), Route("/slow", slow)]
+    return ConnectionBalance(Starlette(routes=routes), board)
+
+
+@pytest.fixture
+def serving(board_path: Path) -> Iterator[tuple[int, LoadBoard, threading.Event]]:
+    """The balanced app over real HTTP (uvicorn, keep-alive) on a free port."""
+    board, hold = LoadBoard(board_path), threading.Event()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(_app(board, hold), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], board, hold
+    hold.set()
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+def _get(connection: http.client.HTTPConnection, path: str) -> http.client.HTTPResponse:
+    for _ in range(100):  # until the server listens
+        try:
+            connection.request("GET", path)
+            break
+        except ConnectionRefusedError:
+            threading.Event().wait(0.05)
+            connection.close()
+    response = connection.getresponse()
+    response.read()
+    return response
+
+
+def _slow_request_under_way(port: int, board: LoadBoard) -> http.client.HTTPConnection:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    _get(connection, "/quick")  # connected, and the server listening
+    connection.request("GET", "/slow")
+    for _ in range(600):
+        if board.under_way == 1:
+            return connection
+        threading.Event().wait(0.01)
+    raise AssertionError("the slow request never started")
+
+
+def test_a_busier_process_closes_the_connection_it_answers(
+    serving: tuple[int, LoadBoard, threading.Event], peer: StartPeer
+) -> None:
+    port, board, hold = serving
+    peer(0)  # another process, idle
+    slow = _slow_request_under_way(port, board)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    response = _get(connection, "/quick")  # two under way here, none there
+    assert response.getheader("Connection") == "close"
+    assert response.will_close
+    hold.set()
+    assert slow.getresponse().getheader("Connection") is None  # one under way: kept
+
+
+def test_an_even_split_keeps_every_connection(
+    serving: tuple[int, LoadBoard, threading.Event], peer: StartPeer
+) -> None:
+    port, board, _hold = serving
+    peer(1)  # another process with one request under way
+    _slow_request_under_way(port, board)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(3):
+        response = _get(connection, "/quick")  # two here, one there: within one
+        assert response.getheader("Connection") is None
+        assert not response.will_close
+
+
+def test_a_lone_process_keeps_every_connection(
+    serving: tuple[int, LoadBoard, threading.Event],
+) -> None:
+    port, board, _hold = serving
+    _slow_request_under_way(port, board)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    assert _get(connection, "/quick").getheader("Connection") is None
+
+
+def test_only_serve_with_several_processes_installs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Starlette()
+    monkeypatch.delenv(PROCESSES_ENV, raising=False)
+    assert balance.install(app, tmp_path) is None
+    monkeypatch.setenv(PROCESSES_ENV, "1")
+    assert balance.install(app, tmp_path) is None
+    monkeypatch.setenv(PROCESSES_ENV, "2")
+    board = balance.install(app, tmp_path)
+    assert board is not None
+    assert (tmp_path / "run" / "load").exists()
+    assert any(m.cls is ConnectionBalance for m in app.user_middleware)
