@@ -11,6 +11,10 @@ A deterministic 512×512 CT series (``server.imaging.synthetic``) is pushed
 * to Orthanc (Debian ``orthanc`` + ``orthanc-dicomweb``, fresh storage per run) by
   STOW-RS the same way;
 
+each STOW-RS client is one keep-alive connection (the standard library's ``http.client``,
+the leanest client at hand: the clients share the two cores with the server), opened
+before the clock starts, taking the next request's body from a shared queue;
+
 then the whole series is retrieved by WADO-RS from both. Every figure is the median
 of ``--reps`` runs, Readroom and Orthanc alternating run by run so that background load
 falls on both; peak RSS is the server process's ``VmHWM``. Run it on a quiet machine:
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import io
 import os
 import secrets
@@ -44,6 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pydicom
@@ -291,7 +297,13 @@ def multipart_body(files: Sequence[bytes], boundary: str) -> bytes:
 
 
 def stow(target: Target, study: Study, *, clients: int) -> float:
-    """Seconds to store every instance, ``BATCH`` per request, ``clients`` at a time."""
+    """Seconds to store every instance, ``BATCH`` per request, ``clients`` at a time.
+
+    Each client is a keep-alive ``http.client`` connection, made before the clock starts.
+    It hands the prebuilt body to ``sendall`` as it is. httpx (through h11's ``send``)
+    joins each body into a new buffer first, a copy into freshly faulted pages: 0.9
+    against 0.4 ms of client CPU per instance, on the cores the servers run on.
+    """
     boundary = secrets.token_hex(12)
     bodies = [
         multipart_body(study.files[i : i + BATCH], boundary)
@@ -302,32 +314,38 @@ def stow(target: Target, study: Study, *, clients: int) -> float:
         "Accept": "application/dicom+json",
         "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
     }
-    # One connection per client, made before the clock starts: a new httpx.Client loads
-    # the CA bundle: tens of milliseconds of CPU, on the cores the server runs on.
-    sessions = [httpx.Client(timeout=300) for _ in range(clients)]
+    url = urlsplit(f"{target.dicomweb}/studies")
+    connections = [
+        http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=300)
+        for _ in range(clients)
+    ]
+    for connection in connections:
+        connection.connect()
     queue = iter(bodies)
     lock = threading.Lock()
 
-    def client(http: httpx.Client) -> None:
+    def client(connection: http.client.HTTPConnection) -> None:
         while True:
             with lock:
                 body = next(queue, None)
             if body is None:
                 return
-            response = http.post(f"{target.dicomweb}/studies", content=body, headers=headers)
-            if response.status_code != 200:
+            connection.request("POST", url.path, body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status != 200:
                 raise RuntimeError(
-                    f"{target.name} STOW answered {response.status_code}: {response.text[:300]}"
+                    f"{target.name} STOW answered {response.status}: {answer[:300]!r}"
                 )
 
     try:
         start = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(client, sessions))
+            list(pool.map(client, connections))
         return time.perf_counter() - start
     finally:
-        for http in sessions:
-            http.close()
+        for connection in connections:
+            connection.close()
 
 
 def wado_series(target: Target, study: Study) -> tuple[float, int]:
