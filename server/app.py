@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.blobs = open_blob_store(settings)
     install_problem_handlers(app)
-    balance.install(app, settings.data_dir)
+    balance.install(app)
     for router in (accounts_router, cases_router, dicomweb_router, intake_router):
         app.include_router(router)
 

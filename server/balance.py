@@ -6,11 +6,13 @@ clients connecting at once, two processes got 3 and 1 connections in two tries o
 five, and the one holding three did three quarters of the work on one core while the
 other core idled (about 290 against 500 instances/s when the split was even).
 
-Each process counts its requests under way on a :class:`LoadBoard`, a small shared file
-in the data directory. A process that, when it answers, has more than one request
-under way beyond the least busy process's count adds ``Connection: close`` to the
-response (RFC 9112 §9.6): the client opens a new connection, and the process waiting
-idle for one is the one that accepts it. An even split closes nothing.
+Each process counts its requests under way on a :class:`LoadBoard`, a small file that
+``serve`` makes in this machine's temporary directory for its processes (not in the
+data directory, which several machines may share). A process that, when it answers,
+has more than one request under way beyond the least busy process's count adds
+``Connection: close`` to the response (RFC 9112 §9.6): the client opens a new
+connection, and the process waiting idle for one is the one likely to accept it. An
+even split closes nothing.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import fcntl
 import mmap
 import os
 import struct
+import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PROCESSES_ENV", "ConnectionBalance", "LoadBoard", "install"]
+__all__ = ["BOARD_ENV", "ConnectionBalance", "LoadBoard", "install", "new_board"]
 
-#: Set by ``serve`` for its worker processes: how many share the port.
-PROCESSES_ENV = "READROOM_SERVE_PROCESSES"
+#: Set by ``serve`` for its worker processes: the board they share.
+BOARD_ENV = "READROOM_LOAD_BOARD"
 _SLOTS = 64
 _SLOT = struct.Struct("<ii")  # a process id, and its requests under way
 _COUNT = struct.Struct("<i")
@@ -36,12 +39,9 @@ class LoadBoard:
     """One slot per live process: its pid and its requests under way."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # slots are claimed one process at a time
-            if os.fstat(fd).st_size < _SLOTS * _SLOT.size:
-                os.ftruncate(fd, _SLOTS * _SLOT.size)
             self._map = mmap.mmap(fd, _SLOTS * _SLOT.size)
             self._slot = self._claim(path)
         finally:
@@ -123,11 +123,22 @@ class ConnectionBalance:
         return least is not None and self.board.under_way > least + 1
 
 
-def install(app: Any, data_dir: Path) -> LoadBoard | None:
+def new_board() -> Path:
+    """A new, empty board for the processes of one ``serve`` (the caller removes it)."""
+    fd, name = tempfile.mkstemp(prefix="readroom-load-")
+    try:
+        os.ftruncate(fd, _SLOTS * _SLOT.size)
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
+def install(app: Any) -> LoadBoard | None:
     """Balance ``app``'s connections if ``serve`` runs it in several processes."""
-    if int(os.environ.get(PROCESSES_ENV, "1")) < 2:
+    path = os.environ.get(BOARD_ENV)
+    if not path:
         return None
-    board = LoadBoard(data_dir / "run" / "load")
+    board = LoadBoard(Path(path))
     app.add_middleware(ConnectionBalance, board=board)
     atexit.register(board.release)
     return board

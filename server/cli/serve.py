@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from server.balance import PROCESSES_ENV
+from server.balance import BOARD_ENV, new_board
 from server.cli.context import settings
 
 
@@ -35,11 +35,15 @@ def run_serve(args: argparse.Namespace) -> int:
         "access_log": False,  # URLs carry case ids; the audit log records access instead
     }
     workers = args.workers or config.workers
-    if workers > 1:
-        # Each worker process builds its own app (settings from the environment), and
-        # balances its connections with the others (server.balance).
-        os.environ[PROCESSES_ENV] = str(workers)
-        uvicorn.run("server.app:create_app", factory=True, workers=workers, **options)
-    else:
+    if workers == 1:
         uvicorn.run(create_app(config), **options)
+        return 0
+    # Each worker process builds its own app (settings from the environment), and
+    # balances its connections with the others on a board of their load (server.balance).
+    board = new_board()
+    os.environ[BOARD_ENV] = str(board)
+    try:
+        uvicorn.run("server.app:create_app", factory=True, workers=workers, **options)
+    finally:
+        board.unlink(missing_ok=True)
     return 0

@@ -8,6 +8,7 @@ import http.client
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,12 +21,13 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from server import balance
-from server.balance import PROCESSES_ENV, ConnectionBalance, LoadBoard
+from server.balance import BOARD_ENV, ConnectionBalance, LoadBoard, new_board
 
 StartPeer = Callable[[int], "subprocess.Popen[str]"]
 
 _CLAIM_AND_HOLD = """
 import sys
+import tempfile
 from pathlib import Path
 from server.balance import LoadBoard
 board = LoadBoard(Path(sys.argv[1]))
@@ -37,8 +39,10 @@ sys.stdin.readline()
 
 
 @pytest.fixture
-def board_path(tmp_path: Path) -> Path:
-    return tmp_path / "run" / "load"
+def board_path() -> Iterator[Path]:
+    path = new_board()
+    yield path
+    path.unlink()
 
 
 @pytest.fixture
@@ -183,16 +187,21 @@ def test_a_lone_process_keeps_every_connection(
     assert _get(connection, "/quick").getheader("Connection") is None
 
 
+def test_a_new_board_is_empty_private_and_on_this_machine(board_path: Path) -> None:
+    assert board_path.parent == Path(tempfile.gettempdir())
+    assert board_path.stat().st_mode & 0o777 == 0o600
+    assert set(board_path.read_bytes()) == {0}
+
+
 def test_only_serve_with_several_processes_installs_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    board_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = Starlette()
-    monkeypatch.delenv(PROCESSES_ENV, raising=False)
-    assert balance.install(app, tmp_path) is None
-    monkeypatch.setenv(PROCESSES_ENV, "1")
-    assert balance.install(app, tmp_path) is None
-    monkeypatch.setenv(PROCESSES_ENV, "2")
-    board = balance.install(app, tmp_path)
+    monkeypatch.delenv(BOARD_ENV, raising=False)
+    assert balance.install(app) is None
+    assert app.user_middleware == []
+    monkeypatch.setenv(BOARD_ENV, str(board_path))
+    board = balance.install(app)
     assert board is not None
-    assert (tmp_path / "run" / "load").exists()
-    assert any(m.cls is ConnectionBalance for m in app.user_middleware)
+    assert board.least_of_others() is None
+    assert [m.cls for m in app.user_middleware] == [ConnectionBalance]
