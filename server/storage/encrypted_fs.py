@@ -16,9 +16,11 @@ without failing authentication. Writes go to a temporary file in the same
 directory, are fsynced, and are renamed into place, and the directory is fsynced:
 a crash leaves no half blob, and a blob is durable once :meth:`put_file` returns —
 or, for blobs put into a :class:`StagedBatch`, once that batch is synced: their files
-are written and fsynced by sync threads while the caller goes on, then renamed, and
-their directories fsynced once each, so a batch of blobs shares its journal commits
-rather than paying them one blob at a time.
+are sealed, written and fsynced by sync threads while the caller goes on, then renamed,
+and their directories fsynced once each, so a batch of blobs shares its journal commits
+rather than paying them one blob at a time. A sync thread seals a blob straight into a
+page-aligned buffer and writes it past the page cache where it can
+(:mod:`server.storage.direct_io`).
 """
 
 from __future__ import annotations
@@ -105,8 +107,8 @@ class StagedBatch:
     """Blobs to make durable together (a :class:`~server.storage.base.WriteBatch`, shared
     by the threads putting blobs).
 
-    A blob put into the batch goes to a temporary file on a sync thread, which writes it
-    (when the caller has handed over its encrypted bytes, within
+    A blob put into the batch goes to a temporary file on a sync thread, which encrypts
+    and writes it (when the caller has handed over its bytes, within
     :data:`WRITE_BEHIND_BUDGET`) and fsyncs it while the caller goes on; :meth:`sync`
     waits for those, renames each file into place, then fsyncs each directory once. The
     writes and fsyncs overlap each other (sharing the file system's journal commits) and
