@@ -119,6 +119,8 @@ class ConnectionBalance:
             board.finished()
 
     def _overloaded(self) -> bool:
+        if self.board.under_way < 2:  # never more than one beyond the others: no lookup
+            return False
         least = self.board.least_of_others()
         return least is not None and self.board.under_way > least + 1
 
