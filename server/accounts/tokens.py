@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from server.accounts.models import ApiToken, User
 from server.config import Settings
@@ -52,7 +52,8 @@ def find_live_token(
     """The token's row if it is neither revoked, past its lifetime, nor idle too long,
     and its user is active; touches ``last_seen_at``."""
     now = now or utcnow()
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    query = select(ApiToken).options(joinedload(ApiToken.user))  # the user, in the same query
+    row = session.scalars(query.where(ApiToken.token_hash == hash_token(token))).first()
     if row is None or row.revoked_at is not None or now >= row.expires_at:
         return None
     if now - row.last_seen_at >= timedelta(minutes=settings.token_idle_minutes):

@@ -34,6 +34,7 @@ from server.accounts.models import Role
 from server.accounts.tokens import find_live_token
 from server.audit.service import Actor
 from server.cases.access import load_case_for
+from server.cases.models import Case
 from server.config import Settings
 from server.db import begin_reading
 from server.deps import BlobStoreDep, SessionDep
@@ -100,7 +101,9 @@ def begin_store(
     another writer got there first (the next request writes it)."""
     begin_reading(session)
     try:
-        caller = _identify(session, settings, client_addr, credentials.token, credentials.case_id)
+        caller, _held_case = _identify(
+            session, settings, client_addr, credentials.token, credentials.case_id
+        )
     except BaseException:
         session.rollback()
         raise
@@ -108,6 +111,8 @@ def begin_store(
         session.commit()  # a last-used time, if due
     except OperationalError:
         session.rollback()
+    # Held here, ``_held_case`` stays in the session's identity map (which holds objects
+    # weakly): the rules find the case there instead of reading it again.
     rules = IntakeRules.load(
         session, case_id=caller.case_id, settings=settings, expected_study_uid=study
     )
@@ -120,7 +125,8 @@ def _identify(
     client_addr: str | None,
     token: str,
     wanted: str | None,
-) -> StowCaller:
+) -> tuple[StowCaller, Case | None]:
+    """The caller, and the case if reading it was part of checking the caller's right."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if upload_codes.is_upload_code(token):
         row = upload_codes.find_live_code(session, code=token)
@@ -129,7 +135,7 @@ def _identify(
                 "This upload code is expired, revoked or unknown.", headers=challenge
             )
         holder = upload_codes.CodeHolder(row.id, row.case_id, client_addr)
-        return StowCaller(holder.case_id, holder.actor)
+        return StowCaller(holder.case_id, holder.actor), None
     token_row = find_live_token(session, token=token, settings=settings)
     if token_row is None:
         raise Unauthorized("Your session has expired or was ended.", headers=challenge)
@@ -144,10 +150,10 @@ def _identify(
         raise BadRequest(
             "Name the case: ?case_id=RR-… or the X-Readroom-Case header.", field="case_id"
         )
-    load_case_for(session, principal=principal, case_id=wanted)
+    case = load_case_for(session, principal=principal, case_id=wanted)
     if principal.role not in (Role.PATIENT, Role.ADMIN):
         raise Forbidden("Only the patient (or an admin) stores images into a case.")
-    return StowCaller(wanted, principal.actor)
+    return StowCaller(wanted, principal.actor), case
 
 
 async def _store(

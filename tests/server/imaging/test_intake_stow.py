@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from server.accounts.models import Role
@@ -400,3 +400,36 @@ def test_a_batch_that_fails_leaves_no_rows_and_only_whole_blobs(
     result = run(candidates=candidates())
     assert [o.verdict for o in result.outcomes] == [Verdict.STORED, Verdict.STORED]
     assert db.scalar(select(func.count()).select_from(Instance)) == 2
+
+
+def test_identifying_the_caller_reads_the_token_with_its_user_and_the_case_once(
+    patient: Account, case: Case, engine: Engine, settings: Settings
+) -> None:
+    """Every STOW-RS request pays for this before its first instance."""
+    from server.db import make_sessionmaker
+    from server.imaging.routes_stow import StowCredentials, begin_store
+
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with make_sessionmaker(engine)() as session:
+            caller, rules = begin_store(
+                session,
+                settings=settings,
+                client_addr="127.0.0.1",
+                credentials=StowCredentials(patient.token, case.id),
+                study=None,
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert (caller.case_id, rules.case_id) == (case.id, case.id)
+    assert rules.accepting
+    reads = [" ".join(s.split()) for s in statements]
+    assert len(reads) == 2, reads  # the token joined with its user; the case
+    assert "JOIN user_account" in reads[0]
+    assert "FROM patient_case" in reads[1]
