@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -99,91 +100,92 @@ def test_a_released_slot_is_free(board_path: Path) -> None:
     assert board_path.read_bytes() == bytes(len(board_path.read_bytes()))
 
 
-def _app(board: LoadBoard, hold: threading.Event) -> ConnectionBalance:
+@dataclass
+class Served:
+    """The balanced app over real HTTP: its port and board; ``/slow`` answers once
+    ``hold`` is set, and sets ``slow_started`` when it is under way."""
+
+    port: int
+    board: LoadBoard
+    hold: threading.Event = field(default_factory=threading.Event)
+    slow_started: threading.Event = field(default_factory=threading.Event)
+
+
+def _app(served: Served) -> ConnectionBalance:
     async def quick(_request: Request) -> PlainTextResponse:
         return PlainTextResponse("done")
 
     async def slow(_request: Request) -> PlainTextResponse:
-        await asyncio.get_running_loop().run_in_executor(None, hold.wait, 30)
+        served.slow_started.set()
+        await asyncio.get_running_loop().run_in_executor(None, served.hold.wait, 30)
         return PlainTextResponse("done slowly")
 
     routes = [Route("/quick", quick), Route("/slow", slow)]
-    return ConnectionBalance(Starlette(routes=routes), board)
+    return ConnectionBalance(Starlette(routes=routes), served.board)
 
 
 @pytest.fixture
-def serving(board_path: Path) -> Iterator[tuple[int, LoadBoard, threading.Event]]:
-    """The balanced app over real HTTP (uvicorn, keep-alive) on a free port."""
-    board, hold = LoadBoard(board_path), threading.Event()
+def serving(board_path: Path) -> Iterator[Served]:
+    """uvicorn (keep-alive) on a free port, listening before the test connects."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(_app(board, hold), log_level="warning"))
+    sock.listen()
+    served = Served(sock.getsockname()[1], LoadBoard(board_path))
+    server = uvicorn.Server(uvicorn.Config(_app(served), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    yield sock.getsockname()[1], board, hold
-    hold.set()
+    yield served
+    served.hold.set()
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
 
 
+def _connect(served: Served) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+
+
 def _get(connection: http.client.HTTPConnection, path: str) -> http.client.HTTPResponse:
-    for _ in range(100):  # until the server listens
-        try:
-            connection.request("GET", path)
-            break
-        except ConnectionRefusedError:
-            threading.Event().wait(0.05)
-            connection.close()
+    connection.request("GET", path)
     response = connection.getresponse()
     response.read()
     return response
 
 
-def _slow_request_under_way(port: int, board: LoadBoard) -> http.client.HTTPConnection:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    _get(connection, "/quick")  # connected, and the server listening
+def _slow_request_under_way(served: Served) -> http.client.HTTPConnection:
+    connection = _connect(served)
     connection.request("GET", "/slow")
-    for _ in range(600):
-        if board.under_way == 1:
-            return connection
-        threading.Event().wait(0.01)
-    raise AssertionError("the slow request never started")
+    assert served.slow_started.wait(timeout=30), "the slow request never started"
+    assert served.board.under_way == 1
+    return connection
 
 
 def test_a_busier_process_closes_the_connection_it_answers(
-    serving: tuple[int, LoadBoard, threading.Event], peer: StartPeer
+    serving: Served, peer: StartPeer
 ) -> None:
-    port, board, hold = serving
     peer(0)  # another process, idle
-    slow = _slow_request_under_way(port, board)
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    slow = _slow_request_under_way(serving)
+    connection = _connect(serving)
     response = _get(connection, "/quick")  # two under way here, none there
     assert response.getheader("Connection") == "close"
     assert response.will_close
-    hold.set()
+    serving.hold.set()
     assert slow.getresponse().getheader("Connection") is None  # one under way: kept
 
 
-def test_an_even_split_keeps_every_connection(
-    serving: tuple[int, LoadBoard, threading.Event], peer: StartPeer
-) -> None:
-    port, board, _hold = serving
+def test_an_even_split_keeps_every_connection(serving: Served, peer: StartPeer) -> None:
     peer(1)  # another process with one request under way
-    _slow_request_under_way(port, board)
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    _slow_request_under_way(serving)
+    connection = _connect(serving)
     for _ in range(3):
         response = _get(connection, "/quick")  # two here, one there: within one
         assert response.getheader("Connection") is None
         assert not response.will_close
 
 
-def test_a_lone_process_keeps_every_connection(
-    serving: tuple[int, LoadBoard, threading.Event],
-) -> None:
-    port, board, _hold = serving
-    _slow_request_under_way(port, board)
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def test_a_lone_process_keeps_every_connection(serving: Served) -> None:
+    _slow_request_under_way(serving)
+    connection = _connect(serving)
     assert _get(connection, "/quick").getheader("Connection") is None
 
 
