@@ -121,16 +121,23 @@ class IntakeRules:
         case = session.get(Case, case_id)
         if case is None:
             raise LookupError(case_id)
-        rules = cls(
-            case_id,
+        rules = cls.of(case, settings=settings, expected_study_uid=expected_study_uid)
+        session.rollback()
+        return rules
+
+    @classmethod
+    def of(
+        cls, case: Case, *, settings: Settings, expected_study_uid: str | None = None
+    ) -> IntakeRules:
+        """The rules of a case already read (its attributes loaded)."""
+        return cls(
+            case.id,
             CasePatient.of(case),
             submission_day(case),
             settings,
             case.status in ACCEPTING,
             expected_study_uid,
         )
-        session.rollback()
-        return rules
 
 
 def judge_candidate(

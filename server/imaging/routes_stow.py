@@ -101,7 +101,7 @@ def begin_store(
     another writer got there first (the next request writes it)."""
     begin_reading(session)
     try:
-        caller, _held_case = _identify(
+        caller, case = _identify(
             session, settings, client_addr, credentials.token, credentials.case_id
         )
     except BaseException:
@@ -111,11 +111,13 @@ def begin_store(
         session.commit()  # a last-used time, if due
     except OperationalError:
         session.rollback()
-    # Held here, ``_held_case`` stays in the session's identity map (which holds objects
-    # weakly): the rules find the case there instead of reading it again.
-    rules = IntakeRules.load(
-        session, case_id=caller.case_id, settings=settings, expected_study_uid=study
-    )
+        case = None  # expired by the rollback: read again below
+    if case is not None:  # read as the caller's right was checked: not read again
+        rules = IntakeRules.of(case, settings=settings, expected_study_uid=study)
+    else:
+        rules = IntakeRules.load(
+            session, case_id=caller.case_id, settings=settings, expected_study_uid=study
+        )
     return caller, rules
 
 
