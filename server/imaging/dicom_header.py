@@ -172,6 +172,10 @@ _ENCODINGS = {
 }
 
 
+#: A UID as the meta must give it for the quick path: digits and dots only.
+_PLAIN_UID = re.compile(r"[0-9.]*")
+
+
 def _simple_meta(source: Source) -> _Meta | None:
     """The File Meta Information (PS3.10 §7.1: explicit VR little endian, group 0002,
     read as pydicom reads it — until the group changes), when it is plain: it names a
@@ -209,9 +213,12 @@ def _simple_meta(source: Source) -> _Meta | None:
             if element == _GROUP_LENGTH and (vr != b"UL" or length != 4):
                 return None  # pydicom reads it, and fails
             if element in (_MEDIA_SOP_CLASS, _TRANSFER_SYNTAX):
-                if not value.isascii():
+                if vr != b"UI" or not value.isascii():
+                    return None  # pydicom reads another VR's value, not a UID
+                uid = value.decode("ascii").rstrip("\x00").strip()  # as pydicom's UID
+                if not _PLAIN_UID.fullmatch(uid):
                     return None
-                values[element] = value.decode("ascii").strip(" \x00")
+                values[element] = uid
     return None
 
 
@@ -260,14 +267,16 @@ def _walked(source: Source, handle: BinaryIO, meta: _Meta) -> Header | None:
         walked = walk(head, meta.data_set_start, whole=len(head) < WALK_HEAD)
     if walked is None:
         return None
-    if walked.pixel_data_at is None:
+    complete = None  # as _checked judges it: no Pixel Data (or another kind of pixels)
+    if walked.pixel_data_at is not None:
+        handle.seek(walked.pixel_data_at)
+        complete = _pixel_data_complete(handle, meta.transfer_syntax)
+    if complete is None:
         attrs = _Attributes(walked.model)
         if not (attrs.uid("00080018") and attrs.uid("0020000D")):
             raise HeaderError(RefusalReason.UNREADABLE, "ends early")
-    else:
-        handle.seek(walked.pixel_data_at)
-        if not _pixel_data_complete(handle, meta.transfer_syntax):
-            raise HeaderError(RefusalReason.UNREADABLE, "pixel data cut short")
+    elif not complete:
+        raise HeaderError(RefusalReason.UNREADABLE, "pixel data cut short")
     return _header_of_model(walked.model, meta.transfer_syntax, meta.media_sop_class)
 
 

@@ -17,6 +17,7 @@ both ways to the same result.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,10 @@ _ELEMENT = struct.Struct("<HH2sH")
 #: tag, 32-bit length: items and delimiters.
 _ITEM_HEAD = struct.Struct("<HHI")
 _LENGTH = struct.Struct("<I")
+#: Specific Character Set, and what its value may hold for the walk to go on: printable
+#: ASCII (defined terms such as ``ISO_IR 100``, ``\``-separated, space-padded).
+_CHARACTER_SET = 0x00080005
+_PLAIN_TERMS = re.compile(rb"[\x20-\x7e]*")
 _VRS = {vr.value.encode(): vr.value for vr in VR if len(vr.value) == 2}
 _LONG_VRS = frozenset(vr.value.encode() for vr in EXPLICIT_VR_LENGTH_32)
 _KEYS: dict[int, str] = {}
@@ -117,6 +122,10 @@ def _data_set(
             continue
         if length >= DEFER_SIZE or pos + length > end:
             raise _GiveUp
+        if tag == _CHARACTER_SET and (
+            vr != "CS" or not _PLAIN_TERMS.fullmatch(buffer[pos : pos + length])
+        ):
+            raise _GiveUp  # pydicom fails on some (a NUL, another VR), warns on others
         json = fast_element(tag, vr, buffer[pos : pos + length], True)
         if json is None:
             raise _GiveUp

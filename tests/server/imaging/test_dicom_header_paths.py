@@ -196,3 +196,29 @@ def test_a_file_on_disk_reads_as_its_bytes_do(
         with pytest.raises(HeaderError) as refused:
             read_header(path)
         assert refused.value.reason.value == _by_dcmread(data[:-100]) == "unreadable"
+
+
+def test_a_character_set_pydicom_cannot_look_up_is_refused_on_both_paths() -> None:
+    """Found by the damaged-files test: a NUL inside Specific Character Set."""
+    data = to_bytes(ct()[0])
+    assert b"ISO_IR 100" in data
+    damaged_set = data.replace(b"ISO_IR 100", b"ISO_I\x00 100", 1)
+    assert _as_read(damaged_set) == _by_dcmread(damaged_set) == "unreadable"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "found"),
+    [
+        (b"\x02\x00\x10\x00UI", b"\x02\x00\x10\x00UL", "missing_uid"),  # meta UID, other VR
+        (b"\x08\x00\x05\x00CS", b"\x08\x00\x05\x00SS", "unreadable"),  # character set as SS
+    ],
+    ids=["transfer-syntax-not-UI", "character-set-not-CS"],
+)
+def test_an_element_of_the_wrong_vr_is_judged_alike_on_both_paths(
+    old: bytes, new: bytes, found: str
+) -> None:
+    """Found by the damaged-files test."""
+    data = to_bytes(ct()[0])
+    assert old in data
+    damaged_vr = data.replace(old, new, 1)
+    assert _as_read(damaged_vr) == _by_dcmread(damaged_vr) == found
