@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._orthanc import DURABILITY as ORTHANC_DURABILITY
 from benchmarks._orthanc import available as orthanc_available
 from benchmarks._orthanc import free_port, orthanc, peak_rss_mb
+from server.storage.volume_sync import QUIET_DIRTY
 
 MB = 1024 * 1024
 BATCH = 10
@@ -200,8 +201,11 @@ def _arrange_readroom(data_dir: Path, database_url: str | None) -> tuple[str, st
 
 #: What Readroom makes durable before it answers (printed with the table).
 READROOM_DURABILITY = (
-    "each blob file and its directory fsynced before the transaction that references it "
-    "commits; SQLite WAL with synchronous=NORMAL, or PostgreSQL's default synchronous_commit"
+    "each batch's blob files, then their names, made durable before the transaction "
+    "that references them commits (one syncfs each while under "
+    f"{QUIET_DIRTY >> 20} MB waits to be written "
+    "back machine-wide, else an fsync per file and per directory); SQLite WAL with "
+    "synchronous=NORMAL, or PostgreSQL's default synchronous_commit"
 )
 
 #: How Readroom is run: set from the command line (``--postgres``, ``--workers``).

@@ -16,11 +16,11 @@ without failing authentication. Writes go to a temporary file in the same
 directory, are fsynced, and are renamed into place, and the directory is fsynced:
 a crash leaves no half blob, and a blob is durable once :meth:`put_file` returns —
 or, for blobs put into a :class:`StagedBatch`, once that batch is synced: their files
-are sealed, written and fsynced by sync threads while the caller goes on, then renamed,
-and their directories fsynced once each, so a batch of blobs shares its journal commits
-rather than paying them one blob at a time. A sync thread seals a blob straight into a
-page-aligned buffer and writes it past the page cache where it can
-(:mod:`server.storage.direct_io`).
+are sealed and written by sync threads while the caller goes on, then made durable
+together and renamed (one ``syncfs`` before the renames and one after, when the machine
+has little else to write back: :mod:`server.storage.volume_sync`). A sync thread seals
+a blob straight into a page-aligned buffer and writes it past the page cache where it
+can (:mod:`server.storage.direct_io`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from server.storage.base import BlobNotFound, BlobRef, WriteBatch
 from server.storage.direct_io import DIRECT_MAX, aligned_buffer, open_new, write_head_direct
+from server.storage.volume_sync import VolumeSync, quiet
 from server.threads import SharedPool
 
 MAGIC = b"RRB1"
@@ -109,27 +110,51 @@ class StagedBatch:
 
     A blob put into the batch goes to a temporary file on a sync thread, which encrypts
     and writes it (when the caller has handed over its bytes, within
-    :data:`WRITE_BEHIND_BUDGET`) and fsyncs it while the caller goes on; :meth:`sync`
-    waits for those, renames each file into place, then fsyncs each directory once. The
-    writes and fsyncs overlap each other (sharing the file system's journal commits) and
-    the caller's work, and a blob reaches its name only once its bytes are durable, so a
-    name in the store always holds a whole blob.
+    :data:`WRITE_BEHIND_BUDGET`) while the caller goes on; :meth:`sync` waits for those,
+    makes the files durable, renames each into place, and makes the renames durable. A
+    blob reaches its name only once its bytes are durable, so a name in the store always
+    holds a whole blob.
+
+    Durable how: when the machine has little else to write back, by one ``syncfs`` of
+    the store's file system before the renames and one after
+    (:mod:`server.storage.volume_sync`); otherwise each file is fsynced by its sync
+    thread as soon as it is written, and each directory once after the renames.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
+        self._root = root
         self._lock = threading.Lock()
         self._staged: list[tuple[_Staged, Future[None]]] = []
         self._dirs: set[Path] = set()
+        self._volume: VolumeSync | None = None
+        self._by_volume: bool | None = None  # decided by the first blob staged
+
+    def _volume_wide(self) -> bool:
+        """Whether this batch syncs its file system whole (decided once, under the lock,
+        before its first file is written)."""
+        if self._by_volume is None:
+            self._by_volume = False
+            if quiet():
+                try:
+                    self._volume = VolumeSync(self._root)
+                    self._by_volume = True
+                except OSError:
+                    pass
+        return self._by_volume
 
     def stage(self, staged: _Staged, sealing: _Sealing | None = None, reserved: int = 0) -> None:
         """Add a blob written to its temporary file, or to be sealed and written there
-        (``sealing``, ``reserved`` bytes of the write-behind budget): the writing and the
-        fsync go to a sync thread."""
-        if sealing is None:
-            syncing = _sync_pool().submit(_fsync_file, staged.temporary)
-        else:
-            syncing = _sync_pool().submit(_write_file, staged.temporary, sealing, reserved)
+        (``sealing``, ``reserved`` bytes of the write-behind budget) by a sync thread."""
         with self._lock:
+            fsync = not self._volume_wide()
+            if sealing is not None:
+                syncing = _sync_pool().submit(
+                    _write_file, staged.temporary, sealing, reserved, fsync
+                )
+            elif fsync:
+                syncing = _sync_pool().submit(_fsync_file, staged.temporary)
+            else:
+                syncing = _DONE
             self._staged.append((staged, syncing))
 
     def add(self, directories: set[Path]) -> None:
@@ -141,26 +166,38 @@ class StagedBatch:
         yet renamed is kept (those renamed are whole, and unreferenced until the caller's
         transaction commits)."""
         with self._lock:
-            staged, dirs = self._staged, self._dirs
-            self._staged, self._dirs = [], set()
+            staged, dirs, volume = self._staged, self._dirs, self._volume
+            self._staged, self._dirs, self._volume, self._by_volume = [], set(), None, None
         try:
-            for _blob, syncing in staged:
-                syncing.result()
-            for blob, _syncing in staged:
-                os.replace(blob.temporary, blob.target)
-                dirs.add(blob.target.parent)
-        except BaseException:
-            _let_go(staged)
-            raise
-        if len(dirs) == 1:
-            _fsync_dir(dirs.pop())
-        elif dirs:
-            list(_sync_pool().map(_fsync_dir, dirs))
+            try:
+                for _blob, syncing in staged:
+                    syncing.result()
+                if volume is not None and staged:
+                    volume.sync()
+                for blob, _syncing in staged:
+                    os.replace(blob.temporary, blob.target)
+                    dirs.add(blob.target.parent)
+            except BaseException:
+                _let_go(staged)
+                raise
+            if volume is not None:
+                if dirs:
+                    volume.sync()
+            elif len(dirs) == 1:
+                _fsync_dir(dirs.pop())
+            elif dirs:
+                list(_sync_pool().map(_fsync_dir, dirs))
+        finally:
+            if volume is not None:
+                volume.close()
 
     def discard(self) -> None:
         """Let go of the blobs staged and not synced; returns once none is left."""
         with self._lock:
             staged, self._staged, self._dirs = self._staged, [], set()
+            volume, self._volume, self._by_volume = self._volume, None, None
+        if volume is not None:
+            volume.close()
         _let_go(staged)
 
 
@@ -193,6 +230,8 @@ class _Budget:
 
 
 _write_behind = _Budget(WRITE_BEHIND_BUDGET)
+_DONE: Future[None] = Future()
+_DONE.set_result(None)
 _sync_pool = SharedPool(SYNC_THREADS, "blob-sync")
 
 
@@ -236,7 +275,7 @@ class EncryptedFileStore:
         return self._path(sha256).exists() or self._earlier_path(sha256).exists()
 
     def write_batch(self) -> StagedBatch:
-        return StagedBatch()
+        return StagedBatch(self.root)
 
     def put_bytes(
         self, data: bytes, *, sha256: str | None = None, batch: WriteBatch | None = None
@@ -382,9 +421,9 @@ def _create(path: Path, *, direct: bool = False) -> tuple[int, bool]:
         return open_new(path, direct=direct)
 
 
-def _write_file(path: Path, sealing: _Sealing, reserved: int) -> None:
-    """Seal, write and fsync a staged blob's file (past the page cache where it can),
-    then give its bytes back to the budget."""
+def _write_file(path: Path, sealing: _Sealing, reserved: int, fsync: bool) -> None:
+    """Seal and write a staged blob's file (past the page cache where it can), fsync it
+    if asked, then give its bytes back to the budget."""
     try:
         size = sealing.file_size
         fd, direct = _create(path, direct=size <= DIRECT_MAX)
@@ -395,7 +434,8 @@ def _write_file(path: Path, sealing: _Sealing, reserved: int) -> None:
                 write_head_direct(fd, out)
             else:
                 _write_all(fd, list(sealing.pieces()))
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 from datetime import timedelta
@@ -25,7 +26,7 @@ from server.imaging.models import Instance, UploadCode, Verdict
 from server.imaging.stow import FailureReason
 from server.imaging.unpack import Candidate
 from server.imaging.uploads import uploads_dir
-from server.storage import BlobRef
+from server.storage import BlobRef, volume_sync
 from tests.server.conftest import AccountFactory
 from tests.server.factories import Account
 from tests.server.imaging.intake_support import (
@@ -352,8 +353,13 @@ def test_blobs_that_cannot_be_made_durable_are_refused_and_not_indexed(
     def failing(_fd: int) -> None:
         raise OSError(5, "I/O error")
 
-    with monkeypatch.context() as patched:
+    def failing_syncfs(_fd: int) -> int:
+        ctypes.set_errno(5)
+        return -1
+
+    with monkeypatch.context() as patched:  # the disk fails, whichever way a batch syncs
         patched.setattr(os, "fsync", failing)
+        patched.setattr(volume_sync, "_syncfs", failing_syncfs)
         response = stow(patient.http, files, case_id=case.id)
     assert response.status_code == 409, response.text
     assert failure_reasons(response) == [FailureReason.OUT_OF_RESOURCES] * 2

@@ -77,6 +77,7 @@ def test_blobs_put_in_a_batch_have_their_directories_synced_once_when_it_is_sync
 
     synced: list[Path] = []
     monkeypatch.setattr(encrypted_fs, "_fsync_dir", synced.append)
+    monkeypatch.setattr(encrypted_fs, "quiet", lambda: False)  # busy: one file at a time
     first = store.put_bytes(b"first")
     alone = list(synced)
     assert store._path(first.sha256).parent in alone  # durable on return outside a block
@@ -104,9 +105,12 @@ def test_a_discarded_batch_leaves_nothing_behind(store: EncryptedFileStore) -> N
 def test_a_failed_sync_keeps_no_staged_blob(
     store: EncryptedFileStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from server.storage import encrypted_fs
+
     def failing(_fd: int) -> None:
         raise OSError(5, "I/O error")
 
+    monkeypatch.setattr(encrypted_fs, "quiet", lambda: False)  # busy: one file at a time
     batch = store.write_batch()
     monkeypatch.setattr(os, "fsync", failing)
     ref = store.put_bytes(b"never durable", batch=batch)
