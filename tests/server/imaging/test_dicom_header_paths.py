@@ -18,7 +18,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.sequence import Sequence
 
-from server.imaging import dicom_header
+from server.imaging import dicom_header, header_walk
 from server.imaging.dicom_header import DEFLATED_TRANSFER_SYNTAX, Header, HeaderError, read_header
 from server.imaging.header_walk import walk
 from server.imaging.synthetic import SUPPORTED_TRANSFER_SYNTAXES
@@ -222,3 +222,45 @@ def test_an_element_of_the_wrong_vr_is_judged_alike_on_both_paths(
     assert old in data
     damaged_vr = data.replace(old, new, 1)
     assert _as_read(damaged_vr) == _by_dcmread(damaged_vr) == found
+
+
+@pytest.fixture
+def converted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The tags whose values the walk converts (not remembered from an earlier file)."""
+    seen: list[int] = []
+    real = header_walk.fast_element
+
+    def counting(tag: int, vr: str | None, value: bytes, little: bool) -> object:
+        seen.append(tag)
+        return real(tag, vr, value, little)
+
+    monkeypatch.setattr(header_walk, "fast_element", counting)
+    header_walk._converted.cache_clear()
+    return seen
+
+
+def test_a_series_converts_only_what_changes_from_one_slice_to_the_next(
+    converted: list[int],
+) -> None:
+    first, second = (to_bytes(ds) for ds in ct(slices=2))
+    before = read_header(first)
+    assert len(converted) == len(before.metadata)
+    converted.clear()
+    after = read_header(second)
+    changed = {
+        int(key, 16) for key, value in after.metadata.items() if before.metadata[key] != value
+    }
+    assert set(converted) == changed
+    assert {0x00080018, 0x00200013, 0x00200032} <= changed  # the instance, its number, place
+    assert after == _by_dcmread(second)
+
+
+def test_a_long_value_is_converted_every_time(converted: list[int]) -> None:
+    ds = ct()[0]
+    ds.FrameTimeVector = [f"{n}.125" for n in range(60)]  # DS, past the remembered length
+    data = to_bytes(ds)
+    assert len(ds["FrameTimeVector"].value) * 6 > header_walk.CONVERTED_VALUE_MAX
+    for _ in range(2):
+        assert read_header(data).metadata["00181065"]["Value"][:2] == [0.125, 1.125]
+    assert converted.count(0x00181065) == 2
+    assert converted.count(0x00080018) == 1  # a short one once
