@@ -18,6 +18,8 @@ Instances response; 400 malformed multipart; 415 not
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
@@ -41,6 +43,7 @@ from server.deps import BlobStoreDep, SessionDep
 from server.imaging import stow, upload_codes
 from server.imaging.ingest import StreamingIngest
 from server.imaging.judging import IntakeRules
+from server.imaging.unpack import Candidate
 from server.imaging.uploads import uploads_dir
 from server.problems import BadRequest, Forbidden, Problem, Unauthorized, problem_responses
 
@@ -158,6 +161,12 @@ def _identify(
     return StowCaller(wanted, principal.actor), case
 
 
+#: Bytes of a body read while its caller is being identified; past them, reading waits.
+#: Less than a part kept in memory (:data:`~server.imaging.stow.MEMORY_PART_MAX`), so
+#: that nothing reaches the disk for a caller not yet known.
+UNIDENTIFIED_BODY_MAX = 1024 * 1024
+
+
 async def _store(
     request: Request,
     session: Session,
@@ -166,40 +175,63 @@ async def _store(
     study: str | None,
 ) -> JSONResponse:
     """Each instance is judged and stored while the rest of the body arrives; the rows are
-    committed once the body is complete (or, past a batch, batch by batch)."""
+    committed once the body is complete (or, past a batch, batch by batch).
+
+    The caller is identified on a worker thread while the body's first bytes arrive (at
+    most :data:`UNIDENTIFIED_BODY_MAX`); the first instance waits for the answer, and a
+    caller refused is answered so whatever the body holds."""
     settings = request.app.state.settings
-    caller, rules = await run_in_threadpool(
-        partial(
-            begin_store,
-            session,
-            settings=settings,
-            client_addr=request.client.host if request.client else None,
-            credentials=credentials,
-            study=study,
+    identifying = asyncio.ensure_future(
+        run_in_threadpool(
+            partial(
+                begin_store,
+                session,
+                settings=settings,
+                client_addr=request.client.host if request.client else None,
+                credentials=credentials,
+                study=study,
+            )
         )
     )
-    boundary = stow.parse_content_type(request.headers.get("content-type"))
-    ingest = StreamingIngest(session, rules=rules, blobs=blobs, actor=caller.actor)
+    ingest: StreamingIngest | None = None
+
+    async def admitted() -> StreamingIngest:
+        nonlocal ingest
+        if ingest is None:
+            caller, rules = await identifying
+            ingest = StreamingIngest(session, rules=rules, blobs=blobs, actor=caller.actor)
+        return ingest
+
+    async def on_part(candidate: Candidate) -> None:
+        try:
+            streaming = await admitted()
+        except BaseException:
+            candidate.discard()
+            raise
+        await streaming.add(candidate)
+
     try:
+        boundary = stow.parse_content_type(request.headers.get("content-type"))
         await stow.receive_parts(
-            request.stream(),
+            _held(request.stream(), identifying, UNIDENTIFIED_BODY_MAX),
             boundary=boundary,
             workdir=uploads_dir(settings),
             max_bytes=settings.upload_max_bytes,
-            on_part=ingest.add,
+            on_part=on_part,
         )
-        result = await ingest.finish()
-    except Problem as problem:
-        ingest.abort()
-        if ingest.committed:  # say what the failure did not undo
-            raise type(problem)(
-                f"{problem.detail} The first {ingest.committed} instances were stored.",
-                field=problem.field,
-                headers=problem.headers,
+        result = await (await admitted()).finish()
+    except BaseException as error:
+        if ingest is not None:
+            ingest.abort()
+        refusal = await _settled(identifying)  # the session is the request's again
+        if refusal is not None and not isinstance(error, asyncio.CancelledError):
+            raise refusal from None  # who the caller is comes before what they sent
+        if isinstance(error, Problem) and ingest is not None and ingest.committed:
+            raise type(error)(  # say what the failure did not undo
+                f"{error.detail} The first {ingest.committed} instances were stored.",
+                field=error.field,
+                headers=error.headers,
             ) from None
-        raise
-    except BaseException:
-        ingest.abort()
         raise
     public = settings.public_url
     base = public.rstrip("/") if public else str(request.base_url).rstrip("/")
@@ -208,6 +240,31 @@ async def _store(
         status_code=stow.response_status(result.outcomes),
         media_type=DICOM_JSON,
     )
+
+
+async def _held(
+    body: AsyncIterator[bytes], identifying: asyncio.Future[object], free: int
+) -> AsyncIterator[bytes]:
+    """The body's chunks; past its first ``free`` bytes, only once the caller is
+    identified (if refused, the refusal is raised and no more is read)."""
+    received = 0
+    async for chunk in body:
+        received += len(chunk)
+        if received > free and not identifying.done():
+            await asyncio.wait([identifying])
+        if identifying.done():
+            identifying.result()
+        yield chunk
+
+
+async def _settled(identifying: asyncio.Future[object]) -> BaseException | None:
+    """Once the identification is over (its thread done with the session): how it failed,
+    if it did."""
+    if not identifying.done():
+        await asyncio.wait([identifying])
+    if identifying.cancelled():
+        return None
+    return identifying.exception()
 
 
 @router.post("/studies", summary="Store instances (STOW-RS) into a case")
