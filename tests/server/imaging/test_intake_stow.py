@@ -439,3 +439,26 @@ def test_identifying_the_caller_reads_the_token_with_its_user_and_the_case_once(
     assert len(reads) == 2, reads  # the token joined with its user; the case
     assert "JOIN user_account" in reads[0]
     assert "FROM patient_case" in reads[1]
+
+
+def test_a_request_whose_transaction_fails_keeps_no_row_and_holds_up_no_other(
+    patient: Account, case: Case, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its transaction rolled back, the write lock is free for the next request."""
+    files = [to_bytes(ds) for ds in ct(slices=2, seed=21)]
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("audit store down")
+
+    with (
+        monkeypatch.context() as patched,
+        httpx.Client(base_url=str(patient.http.base_url), headers=patient.http.headers) as fresh,
+    ):
+        patched.setattr(indexing, "record_event", fail)
+        response = stow(fresh, files, case_id=case.id)
+    assert response.status_code == 500, response.text
+    assert response.json()["detail"] == "The server failed; the request was not applied."
+    assert db.scalar(select(func.count()).select_from(Instance)) == 0
+    db.commit()
+    assert stow(patient.http, files, case_id=case.id).status_code == 200  # not locked out
+    assert db.scalar(select(func.count()).select_from(Instance)) == 2
