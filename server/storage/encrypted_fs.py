@@ -7,7 +7,9 @@ Format of one blob file (all integers big-endian)::
 A blob lives at ``<root>/<first two hex digits of its SHA-256>/<SHA-256>``, as git
 files its objects. The 256 fan-out directories are made when the store is opened, so
 that storing a blob makes no directory; at a million blobs each holds some 4000. Blobs
-of a store written before this layout (``<2>/<2>/<SHA-256>``) are still found.
+of a store written before this layout (``<2>/<2>/<SHA-256>``) are still found; a store
+made in this layout says so (:data:`LAYOUT_MARKER` in its root), and is looked up in
+one place only.
 
 Each chunk is AES-256-GCM over at most ``CHUNK`` plaintext bytes with the nonce
 ``prefix || counter (4 bytes)`` and the blob's SHA-256 plus a last-chunk flag as
@@ -27,12 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import struct
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -53,6 +56,9 @@ WRITE_BEHIND_BUDGET = 64 * 1024 * 1024
 #: fsyncs of a batch in flight at once (they wait on the disk, not the CPU).
 SYNC_THREADS = 8
 _IOV_MAX = os.sysconf("SC_IOV_MAX")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+#: In the root of a store made in the current layout, by this version or later.
+LAYOUT_MARKER = "LAYOUT"
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ class _Sealing:
     digest: str
     size: int
     chunks: Iterable[bytes | memoryview]
-    prefix: bytes = field(default_factory=lambda: secrets.token_bytes(8))
+    prefix: bytes  # of each chunk's nonce: random, never reused under the key
 
     @property
     def _count(self) -> int:
@@ -260,10 +266,13 @@ class EncryptedFileStore:
         self.root = root
         self._aead = AESGCM(key)
         root.mkdir(parents=True, exist_ok=True)
-        _make_fan_out(root)
+        if _make_fan_out(root) == 256:  # a new store: nothing in it was filed earlier
+            _write_marker(root / LAYOUT_MARKER)
+        #: Blobs may be filed in the two-level layout of versions before the marker.
+        self._earlier = not (root / LAYOUT_MARKER).exists()
 
     def _path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        if not _DIGEST.fullmatch(sha256):
             raise BlobNotFound(sha256)
         return self.root / sha256[:2] / sha256
 
@@ -271,8 +280,14 @@ class EncryptedFileStore:
         """Where the two-level layout of earlier versions filed the blob."""
         return self._path(sha256).parent / sha256[2:4] / sha256
 
+    def _places(self, sha256: str) -> tuple[Path, ...]:
+        """Where the blob may be, the current layout first."""
+        if self._earlier:
+            return self._path(sha256), self._earlier_path(sha256)
+        return (self._path(sha256),)
+
     def exists(self, sha256: str) -> bool:
-        return self._path(sha256).exists() or self._earlier_path(sha256).exists()
+        return any(path.exists() for path in self._places(sha256))
 
     def write_batch(self) -> StagedBatch:
         return StagedBatch(self.root)
@@ -320,14 +335,15 @@ class EncryptedFileStore:
         batch: StagedBatch | None,
     ) -> None:
         target = self._path(digest)
-        temporary = target.with_name(f".tmp-{secrets.token_hex(8)}")
+        prefix = secrets.token_bytes(8)  # the nonces' prefix, and the temporary's name
+        temporary = target.with_name(f".tmp-{prefix.hex()}")
         if batch is not None and _write_behind.take(size):
-            sealing = _Sealing(self._aead, digest, size, list(chunks))
+            sealing = _Sealing(self._aead, digest, size, list(chunks), prefix)
             batch.stage(_Staged(temporary, target), sealing, reserved=size)
             return
         try:
             with os.fdopen(_create(temporary)[0], "wb") as out:
-                out.writelines(_Sealing(self._aead, digest, size, chunks).pieces())
+                out.writelines(_Sealing(self._aead, digest, size, chunks, prefix).pieces())
                 if batch is None:
                     out.flush()
                     os.fsync(out.fileno())
@@ -346,7 +362,7 @@ class EncryptedFileStore:
         return size
 
     def _open(self, sha256: str) -> BinaryIO:
-        for path in (self._path(sha256), self._earlier_path(sha256)):
+        for path in self._places(sha256):
             try:
                 return path.open("rb")
             except FileNotFoundError:
@@ -396,18 +412,28 @@ def _read_chunks(source: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def _make_fan_out(root: Path) -> None:
+def _make_fan_out(root: Path) -> int:
     """Make the 256 directories blobs are filed in, those missing; sync the root if any
-    was made."""
-    made = False
+    was made. How many were made."""
+    made = 0
     for byte in range(256):
         try:
             (root / f"{byte:02x}").mkdir()
-            made = True
+            made += 1
         except FileExistsError:
             pass
     if made:
         _fsync_dir(root)
+    return made
+
+
+def _write_marker(path: Path) -> None:
+    """The layout marker, durable (a store that loses it only looks in more places)."""
+    with path.open("w") as out:
+        out.write("one level of 256 directories since the store was made\n")
+        out.flush()
+        os.fsync(out.fileno())
+    _fsync_dir(path.parent)
 
 
 def _create(path: Path, *, direct: bool = False) -> tuple[int, bool]:

@@ -13,6 +13,7 @@ import pytest
 from server.storage import EncryptedFileStore, direct_io, encrypted_fs
 from server.storage.direct_io import ALIGN, DIRECT_MAX, aligned_buffer, open_new
 from server.storage.encrypted_fs import CHUNK, TAG
+from tests.server.storage.support import blob_files
 
 #: The blob file's bytes beyond the plaintext for a one-chunk blob (header and tag).
 _OVERHEAD = 20 + TAG
@@ -154,7 +155,7 @@ def test_another_write_error_fails_the_batch_and_keeps_nothing(
     with pytest.raises(OSError, match="No space"):
         batch.sync()
     assert not store.exists(ref.sha256)
-    assert [p for p in store.root.rglob("*") if p.is_file()] == []
+    assert blob_files(store) == []
 
 
 def test_the_aligned_buffer_is_page_aligned_reused_and_bounded() -> None:

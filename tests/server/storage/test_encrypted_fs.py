@@ -11,7 +11,8 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from server.storage import BlobNotFound, EncryptedFileStore
-from server.storage.encrypted_fs import CHUNK
+from server.storage.encrypted_fs import CHUNK, LAYOUT_MARKER
+from tests.server.storage.support import blob_files
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_round_trip_any_size(store: EncryptedFileStore, tmp_path: Path, size: in
 def test_plaintext_never_on_disk(store: EncryptedFileStore) -> None:
     marker = b"DOE^JANE-SYNTHETIC" * 100
     ref = store.put_bytes(marker)
-    on_disk = b"".join(p.read_bytes() for p in store.root.rglob("*") if p.is_file())
+    on_disk = b"".join(p.read_bytes() for p in blob_files(store))
     assert b"DOE^JANE" not in on_disk
     assert store.read_bytes(ref.sha256) == marker
 
@@ -43,12 +44,12 @@ def test_same_content_stored_once(store: EncryptedFileStore) -> None:
     first = store.put_bytes(b"same")
     second = store.put_bytes(b"same")
     assert first == second
-    assert len([p for p in store.root.rglob("*") if p.is_file()]) == 1
+    assert len(blob_files(store)) == 1
 
 
 def test_tampered_blob_fails_authentication(store: EncryptedFileStore) -> None:
     ref = store.put_bytes(b"x" * 5000)
-    path = next(p for p in store.root.rglob("*") if p.is_file())
+    path = blob_files(store)[0]
     raw = bytearray(path.read_bytes())
     raw[-20] ^= 0x01
     path.write_bytes(bytes(raw))
@@ -99,7 +100,7 @@ def test_a_discarded_batch_leaves_nothing_behind(store: EncryptedFileStore) -> N
     batch.discard()
     batch.sync()  # nothing left to sync
     assert not any(store.exists(ref.sha256) for ref in refs)
-    assert [p for p in store.root.rglob("*") if p.is_file()] == []
+    assert blob_files(store) == []
 
 
 def test_a_failed_sync_keeps_no_staged_blob(
@@ -117,7 +118,7 @@ def test_a_failed_sync_keeps_no_staged_blob(
     with pytest.raises(OSError, match="I/O error"):
         batch.sync()
     assert not store.exists(ref.sha256)
-    assert [p for p in store.root.rglob("*") if p.is_file()] == []
+    assert blob_files(store) == []
 
 
 @pytest.mark.parametrize("budget", [0, 1 << 20], ids=["written-by-caller", "written-behind"])
@@ -140,7 +141,8 @@ def test_blobs_are_filed_under_the_first_byte_of_their_digest(store: EncryptedFi
     ref = store.put_bytes(b"filed")
     assert store._path(ref.sha256) == store.root / ref.sha256[:2] / ref.sha256
     assert store._path(ref.sha256).is_file()
-    assert sorted(p.name for p in store.root.iterdir()) == [f"{n:02x}" for n in range(256)]
+    fan_out = [f"{n:02x}" for n in range(256)]
+    assert sorted(p.name for p in store.root.iterdir()) == sorted([*fan_out, LAYOUT_MARKER])
 
 
 @pytest.mark.parametrize("budget", [0, 1 << 20], ids=["written-by-caller", "written-behind"])
@@ -177,16 +179,37 @@ def test_a_short_writev_is_finished_piece_by_piece(
     assert store.read_bytes(ref.sha256) == data
 
 
-def test_a_blob_filed_in_the_earlier_two_level_layout_is_still_found(
-    store: EncryptedFileStore,
-) -> None:
+def test_a_blob_filed_in_the_earlier_two_level_layout_is_still_found(tmp_path: Path) -> None:
+    key = secrets.token_bytes(32)
+    store = EncryptedFileStore(tmp_path / "blobs", key)
     ref = store.put_bytes(b"stored by an earlier version")
     earlier = store.root / ref.sha256[:2] / ref.sha256[2:4] / ref.sha256
     earlier.parent.mkdir()
     store._path(ref.sha256).rename(earlier)
+    (store.root / LAYOUT_MARKER).unlink()  # as a store made by an earlier version
+    store = EncryptedFileStore(store.root, key)
+    assert not (store.root / LAYOUT_MARKER).exists()  # not claimed on reopening
     assert store.exists(ref.sha256)
     assert store.size(ref.sha256) == len(b"stored by an earlier version")
     assert store.read_bytes(ref.sha256) == b"stored by an earlier version"
     again = store.put_bytes(b"stored by an earlier version")  # not stored a second time
     assert again == ref
     assert not store._path(ref.sha256).exists()
+
+
+def test_a_store_made_in_this_layout_looks_for_a_blob_in_one_place(
+    store: EncryptedFileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = store.put_bytes(b"filed once")
+    looked: list[str] = []
+    real_exists = Path.exists
+
+    def exists(path: Path, **kwargs: bool) -> bool:
+        looked.append(str(path.relative_to(store.root)))
+        return real_exists(path, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    absent = "f" * 64
+    assert not store.exists(absent)
+    assert store.exists(ref.sha256)
+    assert looked == [f"ff/{absent}", f"{ref.sha256[:2]}/{ref.sha256}"]

@@ -14,6 +14,7 @@ import pytest
 
 from server.storage import BlobRef, EncryptedFileStore, encrypted_fs, volume_sync
 from server.storage.volume_sync import QUIET_DIRTY, VolumeSync, quiet, waiting_bytes
+from tests.server.storage.support import blob_files
 
 MEMINFO = """MemTotal:       24576000 kB
 MemFree:        20000000 kB
@@ -157,7 +158,7 @@ def test_a_failed_volume_sync_keeps_no_blob(
         batch.sync()
     assert failure.value.errno == errno.EIO
     assert not any(store.exists(ref.sha256) for ref in refs)
-    assert [p for p in store.root.rglob("*") if p.is_file()] == []
+    assert blob_files(store) == []
     assert _open_fds() == before
 
 
@@ -171,7 +172,7 @@ def test_a_discarded_quiet_batch_closes_its_volume(
     batch.discard()
     assert _open_fds() == before
     assert not any(store.exists(ref.sha256) for ref in refs)
-    assert [p for p in store.root.rglob("*") if p.is_file()] == []
+    assert blob_files(store) == []
 
 
 def test_a_blob_already_in_place_is_synced_with_the_volume(
