@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from server.storage.base import BlobNotFound, BlobRef, WriteBatch
 from server.storage.direct_io import DIRECT_MAX, aligned_buffer, open_new, write_head_direct
-from server.storage.volume_sync import VolumeSync, quiet
+from server.storage.volume_sync import VolumeSync, on_local_disk, quiet
 from server.threads import SharedPool
 
 MAGIC = b"RRB1"
@@ -127,8 +127,8 @@ class StagedBatch:
     thread as soon as it is written, and each directory once after the renames.
     """
 
-    def __init__(self, root: Path) -> None:
-        self._root = root
+    def __init__(self, root: Path, *, volume_sync: bool) -> None:
+        self._root, self._volume_sync = root, volume_sync
         self._lock = threading.Lock()
         self._staged: list[tuple[_Staged, Future[None]]] = []
         self._dirs: set[Path] = set()
@@ -140,7 +140,7 @@ class StagedBatch:
         before its first file is written)."""
         if self._by_volume is None:
             self._by_volume = False
-            if quiet():
+            if self._volume_sync and quiet():
                 try:
                     self._volume = VolumeSync(self._root)
                     self._by_volume = True
@@ -270,6 +270,8 @@ class EncryptedFileStore:
             _write_marker(root / LAYOUT_MARKER)
         #: Blobs may be filed in the two-level layout of versions before the marker.
         self._earlier = not (root / LAYOUT_MARKER).exists()
+        #: Batches may be synced by syncing the file system (while it is quiet).
+        self._volume_sync = on_local_disk(root)
 
     def _path(self, sha256: str) -> Path:
         if not _DIGEST.fullmatch(sha256):
@@ -290,7 +292,7 @@ class EncryptedFileStore:
         return any(path.exists() for path in self._places(sha256))
 
     def write_batch(self) -> StagedBatch:
-        return StagedBatch(self.root)
+        return StagedBatch(self.root, volume_sync=self._volume_sync)
 
     def put_bytes(
         self, data: bytes, *, sha256: str | None = None, batch: WriteBatch | None = None

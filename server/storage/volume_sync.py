@@ -10,8 +10,10 @@ dirty inode and directory block of the file system and flushes the device once.
 The price of ``syncfs`` is that it also writes what *other* writers left dirty on the
 same file system, and waits for it. So a batch takes this way only while the machine
 has less than :data:`QUIET_DIRTY` bytes waiting to be written back (``Dirty`` plus
-``Writeback`` in ``/proc/meminfo``, all file systems together); otherwise, and where
-there is no ``syncfs`` (not Linux), its files are fsynced one by one.
+``Writeback`` in ``/proc/meminfo``, all file systems together), and only on a local
+disk file system (:data:`LOCAL_FILE_SYSTEMS`: a network file system's ``syncfs`` is
+not relied on); otherwise, and where there is no ``syncfs`` (not Linux), its files are
+fsynced one by one.
 
 ``syncfs`` reports a write-back error on the file system since the descriptor it is
 given was opened (Linux 5.8 and later), so a batch opens its descriptor before it
@@ -25,12 +27,16 @@ import ctypes.util
 import os
 from pathlib import Path
 
-__all__ = ["QUIET_DIRTY", "VolumeSync", "quiet"]
+__all__ = ["LOCAL_FILE_SYSTEMS", "QUIET_DIRTY", "VolumeSync", "on_local_disk", "quiet"]
 
 #: Bytes waiting to be written back, machine-wide, under which a batch syncs the whole
 #: file system: a ``syncfs`` then writes at most this much that is not the batch's own.
 QUIET_DIRTY = 16 * 1024 * 1024
 MEMINFO = Path("/proc/meminfo")
+MOUNTINFO = Path("/proc/self/mountinfo")
+#: File systems on a local disk whose ``syncfs`` writes every dirty inode and directory
+#: block and flushes the device.
+LOCAL_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs"})
 
 
 def _load_syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
@@ -45,6 +51,27 @@ def _load_syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 
 
 _syncfs = _load_syncfs()
+
+
+def on_local_disk(directory: Path, mountinfo: Path = MOUNTINFO) -> bool:
+    """Whether ``directory`` is on one of :data:`LOCAL_FILE_SYSTEMS` (the innermost mount
+    holding it, by ``/proc/self/mountinfo``); False where that cannot be told."""
+    try:
+        place = os.path.realpath(directory)
+        lines = mountinfo.read_text().splitlines()
+    except OSError:
+        return False
+    best, kind = "", None
+    for line in lines:
+        fields, _, after = line.partition(" - ")
+        parts, rest = fields.split(), after.split()
+        if len(parts) < 5 or not rest:
+            continue
+        point = parts[4].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+        inside = place == point or place.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, rest[0]
+    return kind in LOCAL_FILE_SYSTEMS
 
 
 def waiting_bytes(meminfo: Path = MEMINFO) -> int | None:

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from server.storage import BlobRef, EncryptedFileStore, encrypted_fs, volume_sync
-from server.storage.volume_sync import QUIET_DIRTY, VolumeSync, quiet, waiting_bytes
+from server.storage.volume_sync import (
+    QUIET_DIRTY,
+    VolumeSync,
+    on_local_disk,
+    quiet,
+    waiting_bytes,
+)
 from tests.server.storage.support import blob_files
 
 MEMINFO = """MemTotal:       24576000 kB
@@ -32,7 +38,9 @@ def _meminfo(tmp_path: Path, *, dirty: int, writeback: int = 0) -> Path:
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> EncryptedFileStore:
+    """A store on a local disk (whatever the test machine's temporary directory is)."""
     monkeypatch.setattr(encrypted_fs, "_write_behind", encrypted_fs._Budget(64 << 20))
+    monkeypatch.setattr(encrypted_fs, "on_local_disk", lambda _root: True)
     return EncryptedFileStore(tmp_path / "blobs", secrets.token_bytes(32))
 
 
@@ -94,6 +102,48 @@ def test_without_syncfs_the_volume_is_never_quiet(
     assert not quiet(_meminfo(tmp_path, dirty=0))
     with pytest.raises(OSError, match="syncfs"):
         VolumeSync(tmp_path)
+
+
+MOUNTS = """\
+21 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw
+22 21 0:45 / /srv/share rw,relatime - nfs4 files:/export rw,vers=4.2
+23 22 8:17 / /srv/share/local\\040disk rw,relatime - xfs /dev/sdb1 rw
+24 21 0:30 / /run rw,nosuid - tmpfs tmpfs rw
+"""
+
+
+@pytest.mark.parametrize(
+    ("directory", "local"),
+    [
+        ("/var/lib/readroom", True),
+        ("/srv/share/readroom", False),  # a network file system
+        ("/srv/share", False),
+        ("/srv/shared", True),  # not under /srv/share
+        ("/srv/share/local disk/blobs", True),  # the innermost mount, its name unescaped
+        ("/run/readroom", False),
+    ],
+)
+def test_only_a_local_disk_file_system_is_synced_whole(
+    tmp_path: Path, directory: str, local: bool
+) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(MOUNTS)
+    assert on_local_disk(Path(directory), mountinfo) is local
+    assert not on_local_disk(Path(directory), tmp_path / "absent")
+
+
+def test_a_store_on_a_network_file_system_fsyncs_each_file_even_when_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, events: list[str]
+) -> None:
+    monkeypatch.setattr(encrypted_fs, "on_local_disk", lambda _root: False)
+    monkeypatch.setattr(encrypted_fs, "quiet", lambda: True)
+    store = EncryptedFileStore(tmp_path / "blobs", secrets.token_bytes(32))
+    events.clear()  # the store's own marker
+    batch, blobs, refs = _put_three(store)
+    batch.sync()
+    assert "syncfs" not in events
+    assert events.count("fsync") >= 3
+    assert [store.read_bytes(ref.sha256) for ref in refs] == blobs
 
 
 def test_a_quiet_batch_syncs_its_volume_before_and_after_the_renames(
