@@ -258,7 +258,12 @@ async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
     # The exception type only: messages may carry patient data.
     log.error("unhandled %s", type(exc).__name__, exc_info=False)
-    problem = Problem("The server failed; the request was not applied.")
+    # The server closes the connection after an unhandled error (the error is raised on
+    # to it once this answer is sent): say so, or a client would send its next request
+    # down the closed connection (RFC 9112 §9.6).
+    problem = Problem(
+        "The server failed; the request was not applied.", headers={"Connection": "close"}
+    )
     problem.status, problem.title, problem.slug = 500, "Internal error", "internal"
     return problem_response(problem)
 

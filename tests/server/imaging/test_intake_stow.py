@@ -450,14 +450,12 @@ def test_a_request_whose_transaction_fails_keeps_no_row_and_holds_up_no_other(
     def fail(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("audit store down")
 
-    with (
-        monkeypatch.context() as patched,
-        httpx.Client(base_url=str(patient.http.base_url), headers=patient.http.headers) as fresh,
-    ):
+    with monkeypatch.context() as patched:
         patched.setattr(indexing, "record_event", fail)
-        response = stow(fresh, files, case_id=case.id)
+        response = stow(patient.http, files, case_id=case.id)
     assert response.status_code == 500, response.text
     assert response.json()["detail"] == "The server failed; the request was not applied."
+    assert response.headers["connection"] == "close"  # the server closes it: not reused
     assert db.scalar(select(func.count()).select_from(Instance)) == 0
     db.commit()
     assert stow(patient.http, files, case_id=case.id).status_code == 200  # not locked out
