@@ -27,6 +27,7 @@ can (:mod:`server.storage.direct_io`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -132,21 +133,15 @@ class StagedBatch:
         self._lock = threading.Lock()
         self._staged: list[tuple[_Staged, Future[None]]] = []
         self._dirs: set[Path] = set()
-        self._volume: VolumeSync | None = None
-        self._by_volume: bool | None = None  # decided by the first blob staged
+        self._volume: VolumeSync | None = None  # opened with the first blob, if quiet
 
     def _volume_wide(self) -> bool:
-        """Whether this batch syncs its file system whole (decided once, under the lock,
-        before its first file is written)."""
-        if self._by_volume is None:
-            self._by_volume = False
-            if self._volume_sync and quiet():
-                try:
-                    self._volume = VolumeSync(self._root)
-                    self._by_volume = True
-                except OSError:
-                    pass
-        return self._by_volume
+        """Whether this batch syncs its file system whole (decided under the lock with
+        its first blob, before that blob's file is written)."""
+        if not self._staged and self._volume_sync and quiet():
+            with contextlib.suppress(OSError):  # cannot open it: fsync each file instead
+                self._volume = VolumeSync(self._root)
+        return self._volume is not None
 
     def stage(self, staged: _Staged, sealing: _Sealing | None = None, reserved: int = 0) -> None:
         """Add a blob written to its temporary file, or to be sealed and written there
@@ -173,7 +168,7 @@ class StagedBatch:
         transaction commits)."""
         with self._lock:
             staged, dirs, volume = self._staged, self._dirs, self._volume
-            self._staged, self._dirs, self._volume, self._by_volume = [], set(), None, None
+            self._staged, self._dirs, self._volume = [], set(), None
         try:
             try:
                 for _blob, syncing in staged:
@@ -201,7 +196,7 @@ class StagedBatch:
         """Let go of the blobs staged and not synced; returns once none is left."""
         with self._lock:
             staged, self._staged, self._dirs = self._staged, [], set()
-            volume, self._volume, self._by_volume = self._volume, None, None
+            volume, self._volume = self._volume, None
         if volume is not None:
             volume.close()
         _let_go(staged)
