@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import IO
 
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.event import listens_for
+from sqlalchemy.orm import Session, SessionTransaction
 
 from server.audit.models import AuditChainHead, AuditEvent, Outcome
 from server.db import utcnow
@@ -81,6 +82,41 @@ def _locked_head(connection: Connection) -> tuple[int, str]:
     return row.last_event_id, row.last_hash
 
 
+@dataclass
+class _Head:
+    """The chain's head as one transaction leaves it, to be written when it commits."""
+
+    transaction: SessionTransaction
+    last_id: int
+    last_hash: str
+    moved: bool = False
+
+
+_HEAD = "readroom.audit_head"
+
+
+def _head_of(session: Session, connection: Connection) -> _Head:
+    """The head as this transaction has it: read and locked by its first event, then
+    kept, so that a transaction's further events neither read nor write the head row
+    before it commits."""
+    transaction = session.get_transaction()
+    head = session.info.get(_HEAD)
+    if head is None or head.transaction is not transaction:
+        assert transaction is not None  # session.connection() began one
+        head = session.info[_HEAD] = _Head(transaction, *_locked_head(connection))
+    return head
+
+
+@listens_for(Session, "before_commit")
+def _move_head(session: Session) -> None:
+    """Write the head the transaction's events moved, as part of the transaction."""
+    head = session.info.pop(_HEAD, None)
+    if head is not None and head.moved and head.transaction is session.get_transaction():
+        session.connection().execute(
+            _MOVE_HEAD, {"new_id": head.last_id, "new_hash": head.last_hash}
+        )
+
+
 def record_event(
     session: Session,
     *,
@@ -95,14 +131,15 @@ def record_event(
     """Append one event in the caller's transaction (the caller commits); the event is
     returned as written, detached from the session.
 
-    ``detail`` is for codes and reasons, never patient data. Written with two plain
-    statements, not through the unit of work: appends are on every request's path.
+    ``detail`` is for codes and reasons, never patient data. Written with plain
+    statements, not through the unit of work: appends are on every request's path. The
+    chain's head row is read once per transaction and written once, as it commits.
     """
     session.flush()  # the caller's pending changes first, as they happened
     connection = session.connection()
-    last_id, last_hash = _locked_head(connection)
+    head = _head_of(session, connection)
     event = AuditEvent(
-        id=last_id + 1,
+        id=head.last_id + 1,
         at=utcnow(),
         actor_id=actor.user_id,
         actor_name=actor.username,
@@ -114,11 +151,11 @@ def record_event(
         client_addr=actor.client_addr,
         outcome=outcome,
         detail=detail,
-        prev_hash=last_hash,
+        prev_hash=head.last_hash,
     )
     event.hash = event_hash(event)
     connection.execute(_APPEND, {name: getattr(event, name) for name in _COLUMNS})
-    connection.execute(_MOVE_HEAD, {"new_id": event.id, "new_hash": event.hash})
+    head.last_id, head.last_hash, head.moved = event.id, event.hash, True
     return event
 
 

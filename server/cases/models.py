@@ -7,8 +7,8 @@ import secrets
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, bindparam, select
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from server.cases.schemas import (
     CasePriority,
@@ -153,7 +153,12 @@ class Case(Base):
 
     @property
     def has_referral(self) -> bool:
-        return bool(self.referrals)
+        """Whether a referral is on file: the loaded referrals, else one statement that
+        asks without loading them (readiness asks this after every batch of images)."""
+        session = object_session(self)
+        if session is None or "referrals" in self.__dict__:
+            return bool(self.referrals)
+        return session.scalar(_ANY_REFERRAL, {"case_id": self.id}) is not None
 
 
 class CaseEvent(Base):
@@ -191,6 +196,13 @@ class Referral(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
     case: Mapped[Case] = relationship(back_populates="referrals")
+
+
+_ANY_REFERRAL = (
+    select(Referral.__table__.c.id)
+    .where(Referral.__table__.c.case_id == bindparam("case_id"))
+    .limit(1)
+)
 
 
 class Payment(Base):

@@ -145,19 +145,20 @@ _COUNT_SERIES = (
         number_of_instances=bindparam("new_instances"), number_of_images=bindparam("new_images")
     )
 )
+#: Every series of a case, with its study's identity (to describe the main study).
 _SERIES_OF_CASE = (
     select(
         _series.c.study_id,
         _series.c.modality,
         _series.c.body_part_examined,
         _series.c.number_of_images,
+        _studies.c.study_instance_uid,
+        _studies.c.study_description,
+        _studies.c.study_date,
     )
     .join(_studies, _series.c.study_id == _studies.c.id)
     .where(_studies.c.case_id == bindparam("case_id"))
 )
-_MAIN_STUDY = select(
-    _studies.c.study_instance_uid, _studies.c.study_description, _studies.c.study_date
-).where(_studies.c.id == bindparam("study_id"))
 
 
 def _existing_instances(session: Session, case_id: str, judged: list[Judged]) -> dict[str, str]:
@@ -389,7 +390,7 @@ def tell_case(
         images_by_study[row.study_id] += row.number_of_images
     # The main study: the most images, the first stored on a tie (the Index has its row).
     main_id = min(images_by_study, key=lambda sid: (-images_by_study[sid], sid), default=None)
-    main = connection.execute(_MAIN_STUDY, {"study_id": main_id}).first() if main_id else None
+    main = next((r for r in series_of_case if r.study_id == main_id), None)
     series_rows = [r for r in series_of_case if r.study_id == main_id and r.number_of_images > 0]
     modality = _most_common(r.modality for r in series_rows)
     body_part = _most_common(r.body_part_examined for r in series_rows)

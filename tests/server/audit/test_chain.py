@@ -144,3 +144,43 @@ def test_appending_after_verification_keeps_the_chain(chain: Session) -> None:
     chain.commit()
     assert verify_chain(chain).ok
     assert chain.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first() == 6
+
+
+def _append(db: Session, n: int) -> None:
+    record_event(db, actor=SYSTEM, action="test.event", object_type="test", object_id=n)
+
+
+def test_events_of_one_transaction_chain_and_move_the_head_once(chain: Session) -> None:
+    """Three events in one transaction link to each other, and the head row names the
+    last of them once the transaction commits."""
+    for n in range(3):
+        _append(chain, n)
+    chain.commit()
+    head = chain.execute(text("SELECT last_event_id FROM audit_chain_head")).scalar_one()
+    assert head == 8
+    assert _problems(chain) == []
+
+
+def test_events_of_a_rolled_back_transaction_leave_no_gap(chain: Session) -> None:
+    """Events whose transaction is rolled back are gone, and the next transaction's
+    events continue the chain from the head as it was."""
+    _append(chain, 1)
+    _append(chain, 2)
+    chain.rollback()
+    _append(chain, 3)
+    chain.commit()
+    ids = chain.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).all()
+    assert ids == [1, 2, 3, 4, 5, 6]
+    assert _problems(chain) == []
+
+
+def test_a_transaction_without_events_leaves_the_head_alone(chain: Session) -> None:
+    _append(chain, 1)
+    chain.rollback()
+    chain.execute(text("SELECT 1"))
+    chain.commit()  # the head read by the rolled-back event is not written back
+    head = chain.execute(text("SELECT last_event_id FROM audit_chain_head")).scalar_one()
+    assert head == 5
+    _append(chain, 2)
+    chain.commit()
+    assert _problems(chain) == []

@@ -382,3 +382,71 @@ def test_mid_upload_report_does_not_make_the_case_ready(db: Session) -> None:
     db.commit()
     assert case.status is CaseStatus.ASSIGNED
     assert case.images_accepted_count == 120
+
+
+def _report_ct(
+    db: Session,
+    case: Case,
+    count: int,
+    description: str,
+    *,
+    series_count: int | None = None,
+    study_instance_uid: str | None = None,
+) -> None:
+    """Imaging's report of ``count`` CT images, not yet judged for readiness."""
+    service.record_images_accepted(
+        db,
+        case=case,
+        image_count=count,
+        modality="CT",
+        body_part="CHEST",
+        study_description=description,
+        study_date=None,
+        actor=SYSTEM,
+        reevaluate=False,
+        series_count=series_count,
+        study_instance_uid=study_instance_uid,
+    )
+
+
+def test_images_reported_are_written_and_the_case_object_agrees(
+    db: Session, engine: Engine
+) -> None:
+    """The image summary reaches the case's row (read by another session) and the caller's
+    object, which is left with nothing pending; a later report replaces it."""
+    case = submitted_case(db, patient=add_user(db, role=Role.PATIENT))
+    before = case.updated_at
+    _report_ct(db, case, 40, "CT CHEST", series_count=2, study_instance_uid="1.2.3.4")
+    assert not db.dirty
+    assert case.images_accepted_count == 40
+    assert case.updated_at > before
+    db.commit()
+    _report_ct(db, case, 55, "CT CHEST WITH CONTRAST")
+    db.commit()
+    with make_sessionmaker(engine)() as other:
+        stored = other.get(Case, case.id)
+        assert stored is not None
+        assert (stored.images_accepted_count, stored.series_count) == (55, 2)
+        assert stored.study_description == "CT CHEST WITH CONTRAST"
+        assert stored.study_instance_uid == "1.2.3.4"  # kept when not told again
+        assert stored.images_accepted_at is not None
+
+
+def test_readiness_sees_a_referral_filed_by_another_session(db: Session, engine: Engine) -> None:
+    """The referral check asks the database when the case's referrals are not loaded, so
+    a referral filed meanwhile by another request counts."""
+    make_radiologist(db, subspecialties=("neuro",))
+    case = submitted_case(db, patient=add_user(db, role=Role.PATIENT))
+    with make_sessionmaker(engine)() as reader:
+        fresh = reader.get(Case, case.id)
+        assert fresh is not None
+        assert not fresh.has_referral
+        assert "referrals" not in fresh.__dict__  # asked, not loaded
+        reader.commit()
+        referrals.attach_referral(
+            db, case=case, sha256=None, size=None, source=ReferralSource.FAX, actor=SYSTEM
+        )
+        db.commit()
+        assert fresh.has_referral
+        accept_images(reader, fresh)
+        assert fresh.status is CaseStatus.ASSIGNED
