@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from server.accounts.models import ApiToken, User
@@ -46,14 +46,21 @@ def issue_token_row(
     return token, row
 
 
+#: A token's row and its user, in one query (built once: every request asks it).
+_BY_HASH = (
+    select(ApiToken)
+    .options(joinedload(ApiToken.user))
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def find_live_token(
     session: Session, *, token: str, settings: Settings, now: datetime | None = None
 ) -> ApiToken | None:
     """The token's row if it is neither revoked, past its lifetime, nor idle too long,
     and its user is active; touches ``last_seen_at``."""
     now = now or utcnow()
-    query = select(ApiToken).options(joinedload(ApiToken.user))  # the user, in the same query
-    row = session.scalars(query.where(ApiToken.token_hash == hash_token(token))).first()
+    row = session.scalars(_BY_HASH, {"token_hash": hash_token(token)}).first()
     if row is None or row.revoked_at is not None or now >= row.expires_at:
         return None
     if now - row.last_seen_at >= timedelta(minutes=settings.token_idle_minutes):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import Select, select
+from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from server.accounts.models import Role
@@ -26,18 +26,34 @@ def not_found(case_id: str) -> NotFound:
     return NotFound(f"No case {case_id} among yours.", field="case_id")
 
 
-def _visible_to(query: Select[tuple[Case]], principal: CasePrincipal) -> Select[tuple[Case]] | None:
-    """``query`` narrowed to the cases ``principal`` may see; None when they may see none.
+def _visible_to(
+    query: Select[tuple[Case]], role: Role, user_id: int | BindParameter[int]
+) -> Select[tuple[Case]] | None:
+    """``query`` narrowed to the cases a ``role`` user may see; None when they may see none.
 
     A patient sees their own cases, a radiologist the cases assigned to them, an admin all.
     """
-    if principal.role is Role.PATIENT:
-        return query.where(Case.patient_user_id == principal.user_id)
-    if principal.role is Role.RADIOLOGIST:
-        return query.where(Case.assigned_radiologist_id == principal.user_id)
-    if principal.role is Role.ADMIN:
+    if role is Role.PATIENT:
+        return query.where(Case.patient_user_id == user_id)
+    if role is Role.RADIOLOGIST:
+        return query.where(Case.assigned_radiologist_id == user_id)
+    if role is Role.ADMIN:
         return query
     return None
+
+
+def _one_case_for(role: Role, for_update: bool) -> Select[tuple[Case]] | None:
+    by_id = select(Case).where(Case.id == bindparam("case_id"))
+    query = _visible_to(by_id, role, bindparam("user_id"))
+    return query.with_for_update() if query is not None and for_update else query
+
+
+#: One case as each role may see it, locked or not: built once (every case route asks).
+_ONE_CASE_FOR = {
+    (role, for_update): _one_case_for(role, for_update)
+    for role in Role
+    for for_update in (False, True)
+}
 
 
 def load_case_for(
@@ -49,12 +65,10 @@ def load_case_for(
     """
     if not is_case_id(case_id):
         raise NotFound("No such case among yours.", field="case_id")
-    query = _visible_to(select(Case).where(Case.id == case_id), principal)
+    query = _ONE_CASE_FOR.get((principal.role, for_update))
     if query is None:
         raise not_found(case_id)
-    if for_update:
-        query = query.with_for_update()
-    case = session.scalars(query).first()
+    case = session.scalars(query, {"case_id": case_id, "user_id": principal.user_id}).first()
     if case is None:
         raise not_found(case_id)
     return case
@@ -62,5 +76,7 @@ def load_case_for(
 
 def cases_visible_to(session: Session, *, principal: CasePrincipal) -> list[Case]:
     """Every case ``principal`` may see, newest first (the same rule as :func:`load_case_for`)."""
-    query = _visible_to(select(Case).order_by(Case.created_at.desc(), Case.id), principal)
+    query = _visible_to(
+        select(Case).order_by(Case.created_at.desc(), Case.id), principal.role, principal.user_id
+    )
     return [] if query is None else list(session.scalars(query))

@@ -55,8 +55,7 @@ def commit_batch(
 ) -> None:
     """Index ``judged`` (whose blobs are durable already) into the case; commits."""
     try:
-        locking = select(Case).where(Case.id == case_id).with_for_update()
-        case = session.scalars(locking.execution_options(populate_existing=True)).one()
+        case = session.scalars(_LOCK_CASE, {"case_id": case_id}).one()
         accepting = case.status in ACCEPTING
         existing = _existing_instances(session, case_id, judged)
         index = Index(session, case_id)
@@ -109,6 +108,12 @@ _studies = Study.__table__
 _series = Series.__table__
 
 #: The statements of a batch's index, built once (then compiled once and cached).
+_LOCK_CASE = (
+    select(Case)
+    .where(Case.id == bindparam("case_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 _EXISTING = select(_instances.c.sop_instance_uid, _instances.c.blob_sha256).where(
     _instances.c.case_id == bindparam("case_id"),
     _instances.c.sop_instance_uid.in_(bindparam("uids", expanding=True)),
