@@ -180,46 +180,54 @@ def _simple_meta(source: Source) -> _Meta | None:
     """The File Meta Information (PS3.10 §7.1: explicit VR little endian, group 0002,
     read as pydicom reads it — until the group changes), when it is plain: it names a
     transfer syntax that is neither deflated nor private, and no DICOMDIR, so that the
-    data set can be read at once. ``None`` when in doubt: pydicom then reads it all."""
+    data set can be read at once. ``None`` when in doubt: pydicom then reads it all (so
+    also for a file whose meta runs past the first :data:`WALK_HEAD` bytes)."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            buffer = handle.read(WALK_HEAD)
+    else:
+        buffer = source
     values: dict[int, str] = {}
-    with _open(source) as handle:
-        handle.seek(132)
-        for _ in range(_META_MAX_ELEMENTS):
-            start = handle.tell()
-            head = handle.read(8)
-            if len(head) < 8:
+    pos, end = 132, len(buffer)
+    for _ in range(_META_MAX_ELEMENTS):
+        if pos + 8 > end:
+            return None
+        group, element, vr = _META_ELEMENT.unpack_from(buffer, pos)
+        if group != 2:
+            transfer_syntax = values.get(_TRANSFER_SYNTAX)
+            if not transfer_syntax or transfer_syntax in PrivateTransferSyntaxes:
                 return None
-            group, element = struct.unpack("<HH", head[:4])
-            if group != 2:
-                transfer_syntax = values.get(_TRANSFER_SYNTAX)
-                if not transfer_syntax or transfer_syntax in PrivateTransferSyntaxes:
-                    return None
-                return _Meta(transfer_syntax, values.get(_MEDIA_SOP_CLASS, ""), start)
-            vr = head[4:6]
-            if vr not in _VRS:  # pydicom would guess
+            return _Meta(transfer_syntax, values.get(_MEDIA_SOP_CLASS, ""), pos)
+        if vr not in _VRS:  # pydicom would guess
+            return None
+        if vr in _LONG_VRS:
+            if pos + 12 > end:
                 return None
-            if vr in _LONG_VRS:
-                long_length = handle.read(4)
-                if len(long_length) < 4:
-                    return None
-                (length,) = struct.unpack("<I", long_length)
-            else:
-                (length,) = struct.unpack("<H", head[6:8])
-            if length > 64 * 1024:
+            (length,) = _U32.unpack_from(buffer, pos + 8)
+            pos += 12
+        else:
+            (length,) = _U16.unpack_from(buffer, pos + 6)
+            pos += 8
+        if length > 64 * 1024 or pos + length > end:
+            return None
+        value = buffer[pos : pos + length]
+        pos += length
+        if _SPECIAL_UIDS[0] in value or _SPECIAL_UIDS[1] in value:
+            return None
+        if element == _GROUP_LENGTH and (vr != b"UL" or length != 4):
+            return None  # pydicom reads it, and fails
+        if element in (_MEDIA_SOP_CLASS, _TRANSFER_SYNTAX):
+            if vr != b"UI" or not value.isascii():
+                return None  # pydicom reads another VR's value, not a UID
+            uid = value.decode("ascii").rstrip("\x00").strip()  # as pydicom's UID
+            if not _PLAIN_UID.fullmatch(uid):
                 return None
-            value = handle.read(length)
-            if len(value) < length or any(uid in value for uid in _SPECIAL_UIDS):
-                return None
-            if element == _GROUP_LENGTH and (vr != b"UL" or length != 4):
-                return None  # pydicom reads it, and fails
-            if element in (_MEDIA_SOP_CLASS, _TRANSFER_SYNTAX):
-                if vr != b"UI" or not value.isascii():
-                    return None  # pydicom reads another VR's value, not a UID
-                uid = value.decode("ascii").rstrip("\x00").strip()  # as pydicom's UID
-                if not _PLAIN_UID.fullmatch(uid):
-                    return None
-                values[element] = uid
+            values[element] = uid
     return None
+
+
+_META_ELEMENT = struct.Struct("<HH2s")
+_U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
 
 
 def _at_pixel_data(tag: int, _vr: str | None, _length: int) -> bool:
@@ -451,8 +459,11 @@ def _uid(value: Any) -> str:
     return text if len(text) <= 64 and _UID.match(text) else ""
 
 
+_DATE = re.compile(r"\d{8}")
+
+
 def _parse_date(text: str | None) -> date | None:
-    if not text or not re.fullmatch(r"\d{8}", text):
+    if not text or not _DATE.fullmatch(text):
         return None
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:8]))

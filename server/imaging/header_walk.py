@@ -92,11 +92,13 @@ def _key(tag: int) -> str:
 
 
 @lru_cache(maxsize=CONVERTED_MAX)
-def _converted(tag: int, vr: str, value: bytes) -> dict[str, Any] | None:
-    """:func:`~server.imaging.json_model.fast_element` of an element, remembered: most
-    elements of a series repeat from one instance to the next. The same dict is handed
-    to every model that holds the element, so a model is never to be changed."""
-    return fast_element(tag, vr, value, True)
+def _converted(tag: int, vr: str, value: bytes) -> tuple[str, dict[str, Any]] | None:
+    """The model's key and :func:`~server.imaging.json_model.fast_element` of an
+    element, remembered: most elements of a series repeat from one instance to the
+    next. The same dict is handed to every model that holds the element, so a model is
+    never to be changed."""
+    json = fast_element(tag, vr, value, True)
+    return None if json is None else (_key(tag), json)
 
 
 def _data_set(
@@ -143,12 +145,15 @@ def _data_set(
             raise _GiveUp  # pydicom fails on some (a NUL, another VR), warns on others
         value = buffer[pos : pos + length]
         if length <= CONVERTED_VALUE_MAX:
-            json = _converted(tag, vr, value)
+            converted = _converted(tag, vr, value)
+            if converted is None:
+                raise _GiveUp
+            model[converted[0]] = converted[1]
         else:
             json = fast_element(tag, vr, value, True)
-        if json is None:
-            raise _GiveUp
-        model[_key(tag)] = json
+            if json is None:
+                raise _GiveUp
+            model[_key(tag)] = json
         pos += length
     if delimited or pos != end:
         raise _GiveUp
