@@ -54,6 +54,9 @@ DEFLATE_MAX_BYTES = 64 * 1024**2
 #: Of a file on disk, this much is read for the walk from bytes; a header running past
 #: it is read by pydicom.
 WALK_HEAD = 256 * 1024
+#: Of a file on disk, this much is read for its File Meta Information (a few hundred
+#: bytes in practice); a longer one is read by pydicom.
+META_HEAD = 16 * 1024
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -181,10 +184,10 @@ def _simple_meta(source: Source) -> _Meta | None:
     read as pydicom reads it — until the group changes), when it is plain: it names a
     transfer syntax that is neither deflated nor private, and no DICOMDIR, so that the
     data set can be read at once. ``None`` when in doubt: pydicom then reads it all (so
-    also for a file whose meta runs past the first :data:`WALK_HEAD` bytes)."""
+    also for a file whose meta runs past its first :data:`META_HEAD` bytes)."""
     if isinstance(source, Path):
         with source.open("rb") as handle:
-            buffer = handle.read(WALK_HEAD)
+            buffer = handle.read(META_HEAD)
     else:
         buffer = source
     values: dict[int, str] = {}

@@ -182,12 +182,16 @@ def test_sequences_read_item_by_item_in_every_form_of_length() -> None:
     assert "7FE00010" not in model
 
 
-@pytest.mark.parametrize("head", [None, 600], ids=["walked", "header-past-the-head"])
+@pytest.mark.parametrize(
+    "head",
+    [None, ("WALK_HEAD", 600), ("META_HEAD", 160)],
+    ids=["walked", "header-past-the-head", "meta-past-its-head"],
+)
 def test_a_file_on_disk_reads_as_its_bytes_do(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: int | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: tuple[str, int] | None
 ) -> None:
     if head is not None:
-        monkeypatch.setattr(dicom_header, "WALK_HEAD", head)
+        monkeypatch.setattr(dicom_header, *head)
     for index, data in enumerate([to_bytes(ct()[0]), SEQUENCE_SEEDS[1]]):
         path = tmp_path / f"{index}.dcm"
         path.write_bytes(data)
