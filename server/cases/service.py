@@ -190,7 +190,7 @@ _WRITE_IMAGE_SUMMARY = (
 
 def _write_image_summary(session: Session, case: Case, **values: Any) -> None:
     """Write the image summary to the case's row, and to ``case`` as already written."""
-    session.flush()  # whatever else is pending for the case goes first, as before
+    session.flush()  # changes already pending go first, in the order they were made
     session.connection().execute(_WRITE_IMAGE_SUMMARY, {"case_id": case.id, **values})
     for name, value in values.items():
         set_committed_value(case, name, value)

@@ -215,7 +215,7 @@ def _simple_meta(source: Source) -> _Meta | None:
             return None
         value = buffer[pos : pos + length]
         pos += length
-        if _SPECIAL_UIDS[0] in value or _SPECIAL_UIDS[1] in value:
+        if any(uid in value for uid in _SPECIAL_UIDS):
             return None
         if element == _GROUP_LENGTH and (vr != b"UL" or length != 4):
             return None  # pydicom reads it, and fails
