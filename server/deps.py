@@ -2,7 +2,8 @@
 
 They are ``async`` because they do no I/O: FastAPI runs a plain ``def`` dependency on a
 worker thread, and each such hop costs a request milliseconds while the event loop is
-busy. Only the session's closing, which may talk to the database, goes to a thread.
+busy. Only the closing of a session whose transaction is still open, which talks to the
+database, goes to a thread.
 """
 
 from __future__ import annotations
@@ -27,14 +28,18 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request; services commit at their boundary, anything else rolls back.
 
     Made here (it connects only when first used, on the thread that uses it) and closed
-    on a worker thread, even when the request is cancelled (its connection goes back to
-    the pool)."""
+    even when the request is cancelled: on a worker thread if a transaction is still
+    open (rolling it back and returning its connection to the pool is I/O), else here
+    (nothing to do but forget the objects; most requests commit before they end)."""
     session: Session = request.app.state.sessionmaker()
     try:
         yield session
     finally:
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(session.close)
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 async def get_blob_store(request: Request) -> BlobStore:
