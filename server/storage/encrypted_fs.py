@@ -259,6 +259,7 @@ class EncryptedFileStore:
 
     def __init__(self, root: Path, key: bytes) -> None:
         self.root = root
+        self._root_text = os.fspath(root)
         self._aead = AESGCM(key)
         root.mkdir(parents=True, exist_ok=True)
         if _make_fan_out(root) == 256:  # a new store: nothing in it was filed earlier
@@ -268,10 +269,15 @@ class EncryptedFileStore:
         #: Batches may be synced by syncing the file system (while it is quiet).
         self._volume_sync = on_local_disk(root)
 
-    def _path(self, sha256: str) -> Path:
+    def _location(self, sha256: str) -> str:
+        """Where the blob is filed, as text: every blob stored or looked for asks, and
+        joining text costs a fraction of joining paths."""
         if not _DIGEST.fullmatch(sha256):
             raise BlobNotFound(sha256)
-        return self.root / sha256[:2] / sha256
+        return f"{self._root_text}/{sha256[:2]}/{sha256}"
+
+    def _path(self, sha256: str) -> Path:
+        return Path(self._location(sha256))
 
     def _earlier_path(self, sha256: str) -> Path:
         """Where the two-level layout of earlier versions filed the blob."""
@@ -284,6 +290,8 @@ class EncryptedFileStore:
         return (self._path(sha256),)
 
     def exists(self, sha256: str) -> bool:
+        if not self._earlier:
+            return os.path.exists(self._location(sha256))
         return any(path.exists() for path in self._places(sha256))
 
     def write_batch(self) -> StagedBatch:
@@ -331,9 +339,10 @@ class EncryptedFileStore:
         chunks: Iterable[bytes | memoryview],
         batch: StagedBatch | None,
     ) -> None:
-        target = self._path(digest)
+        location = self._location(digest)
+        target = Path(location)
         prefix = secrets.token_bytes(8)  # the nonces' prefix, and the temporary's name
-        temporary = target.with_name(f".tmp-{prefix.hex()}")
+        temporary = Path(f"{location[: -len(digest)]}.tmp-{prefix.hex()}")
         if batch is not None and _write_behind.take(size):
             sealing = _Sealing(self._aead, digest, size, list(chunks), prefix)
             batch.stage(_Staged(temporary, target), sealing, reserved=size)
